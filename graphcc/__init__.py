@@ -1,0 +1,18 @@
+"""graphcc: a symbolic graph compiler with an imperative (Gluon-style) tracing frontend.
+
+``import graphcc as mx`` gives MXNet 1.x's user namespace: ``mx.nd``, ``mx.autograd``,
+``mx.cpu()``, ``mx.random.seed`` and (as they land) ``mx.sym``, ``mx.gluon``, ``mx.init``.
+"""
+from . import errors, flags, ops
+from .errors import GraphccError
+from .frontend import autograd, nd
+from .frontend.context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
+from .frontend.ndarray import NDArray
+from . import base, context, random  # noqa: E402  (MXNet-style modules)
+
+ndarray = nd
+__version__ = "0.1.0"
+
+__all__ = ["Context", "GraphccError", "NDArray", "autograd", "base", "context", "cpu",
+           "cpu_pinned", "current_context", "errors", "flags", "gpu", "nd", "ndarray",
+           "num_gpus", "ops", "random"]

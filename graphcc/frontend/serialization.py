@@ -1,0 +1,68 @@
+"""Saving and loading arrays (``nd.save`` / ``nd.load``, parameter files).
+
+The file is a NumPy ``.npz`` archive written through an open file (so the name is kept as
+given) with one marker entry telling whether a list or a dict was saved. Loading reads the
+whole file before returning anything, and any damage becomes a ``ParameterError`` naming the
+file.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import numpy as np
+
+from ..errors import ParameterError
+
+_KIND = "__graphcc_kind__"
+
+
+def save_arrays(fname, data) -> None:
+    from .ndarray import NDArray
+    if isinstance(data, NDArray):
+        data = [data]
+    if isinstance(data, dict):
+        kind, items = "dict", {str(k): v for k, v in data.items()}
+    elif isinstance(data, (list, tuple)):
+        kind, items = "list", {f"{i:06d}": v for i, v in enumerate(data)}
+    else:
+        raise ParameterError(f"nd.save: expected an NDArray, a list or a dict, got "
+                             f"{type(data).__name__}")
+    arrays = {}
+    for k, v in items.items():
+        if not isinstance(v, NDArray):
+            raise ParameterError(f"nd.save: value for {k!r} is a {type(v).__name__}, "
+                                 "not an NDArray")
+        arrays[k] = v._data
+    arrays[_KIND] = np.array(kind)
+    tmp = f"{fname}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, fname)     # a crash mid-write never leaves a half-written file
+
+
+def read_arrays(fname) -> tuple[str, dict]:
+    """(kind, name -> np.ndarray), fully read, or a ParameterError."""
+    try:
+        with open(fname, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ParameterError(f"cannot read {fname}: {e.strerror}") from None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise ParameterError(f"{fname} is not a graphcc array file or is damaged "
+                             f"(truncated or corrupted): {e}") from None
+    kind = str(arrays.pop(_KIND, "dict"))
+    return kind, arrays
+
+
+def load_arrays(fname, ctx=None):
+    from .ndarray import NDArray
+    kind, arrays = read_arrays(fname)
+    out = {k: NDArray(v, ctx) for k, v in arrays.items()}
+    if kind == "list":
+        return [out[k] for k in sorted(out)]
+    return out

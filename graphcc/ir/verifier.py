@@ -1,0 +1,61 @@
+"""The IR verifier: SSA order, known ops, normalised attributes, types that match the op's
+shape rule, outputs and constants that exist."""
+from __future__ import annotations
+
+from .. import ops
+from ..errors import GraphccError, VerifyError
+from .printer import context
+
+
+def _fail(g, i, msg):
+    loc = g.nodes[i].loc if 0 <= i < len(g.nodes) else ""
+    where = f" (from {loc})" if loc else ""
+    raise VerifyError(f"node %{i}: {msg}{where}\n{context(g, i)}")
+
+
+def verify(g) -> None:
+    """Raise VerifyError describing the first broken invariant."""
+    names = set()
+    for i, n in enumerate(g.nodes):
+        try:
+            row = ops.get(n.op)
+        except GraphccError:
+            _fail(g, i, f"unknown op {n.op!r}")
+        if row.name != n.op:
+            _fail(g, i, f"op {n.op!r} is an alias; nodes use the canonical name {row.name!r}")
+        for j in n.inputs:
+            if not isinstance(j, int) or not 0 <= j < i:
+                _fail(g, i, f"input %{j} is not an earlier node (SSA order)")
+        if any(d < 0 for d in n.shape):
+            _fail(g, i, f"negative dimension in shape {n.shape}")
+        try:
+            norm = ops.normalize_attrs(row, dict(n.attrs))
+        except GraphccError as e:
+            _fail(g, i, str(e))
+        if norm != tuple(n.attrs):
+            _fail(g, i, "attributes are not normalised (sorted, defaults filled)")
+        if n.op == "input":
+            if n.inputs:
+                _fail(g, i, "an input node has inputs")
+            if n.attr("name") in names:
+                _fail(g, i, f"two graph inputs are named {n.attr('name')!r}")
+            names.add(n.attr("name"))
+            continue
+        if n.op == "const":
+            arr = g.consts.get(n.attr("name"))
+            if arr is None:
+                _fail(g, i, f"constant {n.attr('name')!r} has no value in Graph.consts")
+            if tuple(arr.shape) != n.shape or arr.dtype.name != n.dtype:
+                _fail(g, i, f"constant value {arr.dtype}{arr.shape} does not match the node")
+            continue
+        try:
+            t = ops.infer(row, tuple(g.nodes[j].type for j in n.inputs), norm)
+        except GraphccError as e:
+            _fail(g, i, f"shape rule fails: {e}")
+        if t.shape != n.shape or t.dtype != n.dtype:
+            _fail(g, i, f"recorded type {n.type} but the op's rule gives {t}")
+    if not g.outputs:
+        raise VerifyError("graph has no outputs")
+    for o in g.outputs:
+        if not isinstance(o, int) or not 0 <= o < len(g.nodes):
+            raise VerifyError(f"output %{o} does not exist ({len(g.nodes)} nodes)")

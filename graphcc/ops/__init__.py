@@ -1,0 +1,7 @@
+"""The op library. ``ops.get(name)`` returns an op's row; ``ops.OPS`` holds them all."""
+from .registry import (ALIASES, OPS, REQUIRED, Attr, GradCtx, OpDef, canonical, get, infer,
+                       kind, normalize_attrs, register, run_impl)
+from . import elemwise, pseudo, random, reduce, shape  # noqa: F401  (modules register rows on import)
+
+__all__ = ["ALIASES", "OPS", "REQUIRED", "Attr", "GradCtx", "OpDef", "canonical", "get",
+           "infer", "kind", "normalize_attrs", "register", "run_impl"]
