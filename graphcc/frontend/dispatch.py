@@ -80,6 +80,8 @@ def _defaults(op):
 def invoke(op: registry.OpDef, inputs, attrs: dict, out=None, ctx=None):
     """Run one op eagerly (or build a node when an input is a Symbol)."""
     from .ndarray import NDArray
+    if op.train_aware and "training" not in attrs:
+        attrs = {**attrs, "training": autograd.is_training()}
     for x in inputs:
         if not isinstance(x, NDArray):
             if _is_symbol(x):

@@ -88,9 +88,11 @@ class Graph:
             return arr.size > 0 and bool(np.all(arr == value))
         return False
 
-    def keep(self, indices: Sequence[int]) -> "Graph":
-        """The graph restricted to ``indices`` (which must be closed under inputs)."""
+    def keep(self, indices: Sequence[int], outputs: Sequence[int] | None = None) -> "Graph":
+        """The graph restricted to ``indices`` (closed under inputs), with ``outputs`` (old
+        indices; default: the current outputs, which must all be kept)."""
         indices = sorted(set(indices))
+        outputs = self.outputs if outputs is None else tuple(outputs)
         remap = {old: new for new, old in enumerate(indices)}
         nodes = []
         for old in indices:
@@ -98,7 +100,7 @@ class Graph:
             nodes.append(Node(n.op, tuple(remap[i] for i in n.inputs), n.shape, n.dtype,
                               n.attrs, n.loc))
         used = {n.attr("name") for n in nodes if n.op == "const"}
-        return Graph(tuple(nodes), tuple(remap[o] for o in self.outputs),
+        return Graph(tuple(nodes), tuple(remap[o] for o in outputs),
                      {k: v for k, v in self.consts.items() if k in used})
 
     def with_outputs(self, outputs: Sequence[int]) -> "Graph":

@@ -18,10 +18,10 @@ def _fmt_value(v) -> str:
 
 
 def format_attrs(op_name: str, attrs) -> str:
-    row = ops.get(op_name)
+    row = ops.OPS.get(ops.canonical(op_name))
     shown = []
     for k, v in attrs:
-        a = row.attrs.get(k)
+        a = row.attrs.get(k) if row is not None else None
         if a is not None and a.default is not REQUIRED and a.default == v and \
                 type(a.default) is type(v):
             continue

@@ -177,7 +177,7 @@ def _argfn(fn):
         r = fn(x, axis=a)
         if keepdims:
             r = np.expand_dims(r, a)
-        return r.astype(np.float32)
+        return _as_reduced(r, keepdims).astype(np.float32)
     return impl
 
 

@@ -117,6 +117,7 @@ _PARSERS = {
     "dtype": lambda v: canon_dtype(_literal(v) if _literal(v) != "None" else v),
     "any": _as_any,
     "int?": _opt(_as_int),
+    "bool?": _opt(_as_bool),
     "float?": _opt(_as_float),
     "ints?": _opt(_as_ints),
     "dtype?": _opt(canon_dtype),
@@ -182,6 +183,8 @@ class OpDef:
     nondiff: tuple[int, ...] = ()         # inputs that get no gradient (indices, labels)
     input_names: Callable | None = None   # attrs -> input names, when they depend on attrs
     complete: Callable | None = None      # (in_shapes with None, attrs) -> filled input shapes
+    train_aware: bool = False             # has a "training" attr the caller fills from
+    #                                       autograd.is_training() when not given
     expand: Callable | None = None        # composite op: (F, inputs, attrs) -> value built of
     #                                       other ops (e.g. Dropout = x * bernoulli mask)
     doc: str = ""
