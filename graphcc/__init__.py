@@ -5,14 +5,21 @@
 """
 from . import errors, flags, ops
 from .errors import GraphccError
-from .frontend import autograd, nd
+from .frontend import autograd, nd, sym
 from .frontend.context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
 from .frontend.ndarray import NDArray
 from . import base, context, random  # noqa: E402  (MXNet-style modules)
+from . import initializer  # noqa: E402
+from .frontend import gluon  # noqa: E402
+from ._aliases import install as _install_aliases  # noqa: E402
+
+init = initializer
+_install_aliases()
 
 ndarray = nd
+symbol = sym
 __version__ = "0.1.0"
 
 __all__ = ["Context", "GraphccError", "NDArray", "autograd", "base", "context", "cpu",
            "cpu_pinned", "current_context", "errors", "flags", "gpu", "nd", "ndarray",
-           "num_gpus", "ops", "random"]
+           "gluon", "init", "initializer", "num_gpus", "ops", "random", "sym", "symbol"]

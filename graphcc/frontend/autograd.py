@@ -89,7 +89,7 @@ class Leaf:
 class TapeNode:
     """One recorded call. ``parents[i]`` is (node or Leaf, output index) or None for a constant."""
     __slots__ = ("op", "attrs", "parents", "inputs", "out", "in_types", "out_types", "backward_fn",
-                 "freed", "name")
+                 "freed", "name", "on_backward")
 
     def __init__(self, op, attrs, parents, inputs, out, in_types, out_types, backward_fn=None,
                  name=""):
@@ -103,6 +103,7 @@ class TapeNode:
         self.backward_fn = backward_fn  # custom: (out_grads) -> in_grads
         self.freed = False
         self.name = name or (op.name if op is not None else "custom")
+        self.on_backward = None         # side effect when backward reaches this node
 
 
 def _entry(arr):
@@ -225,6 +226,11 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
                     f"the graph through {node.name} was freed by an earlier backward(); pass "
                     "retain_graph=True to the first backward to differentiate it twice")
             in_grads = _node_backward(node, outs, F)
+            if node.on_backward is not None:
+                with _scope(False, train_mode):
+                    node.on_backward()
+                if not retain_graph:
+                    node.on_backward = None
             for p, ig in zip(node.parents, in_grads):
                 if p is None or ig is None:
                     continue

@@ -28,7 +28,7 @@ def _is_symbol(v):
     return isinstance(v, symbol.Symbol)
 
 
-def bind(op: registry.OpDef, args: tuple, kwargs: dict):
+def bind(op: registry.OpDef, args: tuple, kwargs: dict, missing=None):
     """Split a call's arguments into (inputs, attrs) the way MXNet's generated functions do:
     arrays fill the inputs in order, other positional values fill attributes in order, and
     keywords name either an input or an attribute."""
@@ -59,6 +59,8 @@ def bind(op: registry.OpDef, args: tuple, kwargs: dict):
         actual = op.names_of_inputs({**_defaults(op), **attrs})
         for n in actual:
             v = slots.get(n)
+            if v is None and missing is not None:
+                v = missing(n)
             if v is None:
                 raise OpAttrError(f"{op.name}: input {n!r} is missing")
             inputs.append(v)
@@ -106,8 +108,19 @@ def invoke(op: registry.OpDef, inputs, attrs: dict, out=None, ctx=None):
         data = registry.run_impl(op, [x._data for x in inputs], attrs_t, out_type)
     result = NDArray(data, ctx)
     if autograd.is_recording() and autograd.needs_grad(inputs):
-        autograd.record_op(op, attrs_t, inputs, result, in_types, out_type)
+        node = autograd.record_op(op, attrs_t, inputs, result, in_types, out_type)
+        if op.aux_update is not None and dict(attrs_t).get("training"):
+            node.on_backward = _aux_writer(op, list(inputs), dict(attrs_t))
     return _finish(result, out)
+
+
+def _aux_writer(op, inputs, attrs):
+    """Apply an op's auxiliary-state update (e.g. moving statistics) in place."""
+    def write():
+        from . import nd
+        for index, value in op.aux_update(nd, inputs, attrs):
+            np.copyto(inputs[index]._data, value._data, casting="unsafe")
+    return write
 
 
 def _finish(result, out):

@@ -5,20 +5,16 @@ eager mode has no second copy of semantics.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from ..errors import AutogradError, DTypeError, GraphccError, ShapeError
+from ..errors import AutogradError, GraphccError, ShapeError
 from ..ir.types import TensorType, canon_dtype
 from . import autograd
+from .arith import ArithmeticMixin
 from .context import Context, current_context
 from .dispatch import call
 
-_SCALARS = (numbers.Number, np.generic)
-
-
-class NDArray:
+class NDArray(ArithmeticMixin):
     """An n-dimensional array with MXNet's NDArray methods and operators."""
     __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_ag_node", "_ag_index", "__weakref__")
     __array_priority__ = 1000.0
@@ -67,10 +63,6 @@ class NDArray:
         return self._grad
 
     @property
-    def T(self):
-        return call("transpose", self)
-
-    @property
     def handle(self):
         return id(self)
 
@@ -88,12 +80,6 @@ class NDArray:
 
     def __array__(self, dtype=None, copy=None):
         return self._data if dtype is None else self._data.astype(dtype)
-
-    def astype(self, dtype, copy=True):
-        dt = canon_dtype(dtype)
-        if not copy and dt == self._data.dtype.name:
-            return self
-        return call("cast", self, dtype=dt)
 
     def copy(self):
         return call("_copy", self)
@@ -177,95 +163,11 @@ class NDArray:
     def __index__(self):
         return int(self.asscalar())
 
-    def __hash__(self):
-        return id(self)
-
     def __getstate__(self):
         return {"data": self._data, "ctx": (self._ctx.device_type, self._ctx.device_id)}
 
     def __setstate__(self, state):
         NDArray.__init__(self, state["data"], Context(*state["ctx"]))
-
-    # ------------------------------------------------------------ arithmetic
-    def _binary(self, other, op, scalar_op, reflected=False):
-        if isinstance(other, NDArray):
-            return call(op, other, self) if reflected else call(op, self, other)
-        if isinstance(other, _SCALARS):
-            return call(scalar_op, self, scalar=float(other))
-        from .dispatch import _is_symbol
-        if _is_symbol(other):
-            return NotImplemented
-        raise DTypeError(f"type {type(other).__name__} is not supported with NDArray "
-                         f"({op}); wrap it with nd.array()")
-
-    def __add__(self, o):
-        return self._binary(o, "add", "_plus_scalar")
-
-    def __radd__(self, o):
-        return self._binary(o, "add", "_plus_scalar", True)
-
-    def __sub__(self, o):
-        return self._binary(o, "subtract", "_minus_scalar")
-
-    def __rsub__(self, o):
-        return self._binary(o, "subtract", "_rminus_scalar", True)
-
-    def __mul__(self, o):
-        return self._binary(o, "multiply", "_mul_scalar")
-
-    def __rmul__(self, o):
-        return self._binary(o, "multiply", "_mul_scalar", True)
-
-    def __truediv__(self, o):
-        return self._binary(o, "divide", "_div_scalar")
-
-    def __rtruediv__(self, o):
-        return self._binary(o, "divide", "_rdiv_scalar", True)
-
-    __div__, __rdiv__ = __truediv__, __rtruediv__
-
-    def __mod__(self, o):
-        return self._binary(o, "mod", "_mod_scalar")
-
-    def __rmod__(self, o):
-        return self._binary(o, "mod", "_rmod_scalar", True)
-
-    def __pow__(self, o):
-        return self._binary(o, "power", "_power_scalar")
-
-    def __rpow__(self, o):
-        return self._binary(o, "power", "_rpower_scalar", True)
-
-    def __neg__(self):
-        return call("negative", self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return call("abs", self)
-
-    def __eq__(self, o):
-        if o is None:
-            return False
-        return self._binary(o, "equal", "_equal_scalar")
-
-    def __ne__(self, o):
-        if o is None:
-            return True
-        return self._binary(o, "not_equal", "_not_equal_scalar")
-
-    def __gt__(self, o):
-        return self._binary(o, "greater", "_greater_scalar")
-
-    def __ge__(self, o):
-        return self._binary(o, "greater_equal", "_greater_equal_scalar")
-
-    def __lt__(self, o):
-        return self._binary(o, "lesser", "_lesser_scalar")
-
-    def __le__(self, o):
-        return self._binary(o, "lesser_equal", "_lesser_equal_scalar")
 
     # ------------------------------------------------------------ in-place
     def _check_inplace(self):
@@ -309,56 +211,14 @@ class NDArray:
         return self._inplace(o, "mod", "_mod_scalar")
 
     # ------------------------------------------------------------ indexing
-    def __getitem__(self, key):
-        from .indexing import getitem
-        return getitem(self, key)
-
     def __setitem__(self, key, value):
         from .indexing import setitem
         setitem(self, key, value)
 
     # ------------------------------------------------------------ methods
-    def reshape(self, *shape, **kwargs):
-        if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
-            shape = tuple(shape[0])
-        if "shape" in kwargs:
-            shape = kwargs.pop("shape")
-        return call("reshape", self, shape=shape, **kwargs)
-
-    def reshape_like(self, other, **kw):
-        return call("reshape_like", self, other, **kw)
-
-    def zeros_like(self):
-        return call("zeros_like", self)
-
-    def ones_like(self):
-        return call("ones_like", self)
-
-    def transpose(self, *axes, **kw):
-        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
-            axes = tuple(axes[0])
-        if axes:
-            kw["axes"] = axes
-        return call("transpose", self, **kw)
-
-    def split(self, *args, **kw):
-        from . import nd
-        return nd.split(self, *args, **kw)
-
-    def split_v2(self, *args, **kw):
-        from . import nd
-        return nd.split_v2(self, *args, **kw)
-
     def __getattr__(self, name):
         # every registered op is also a method (x.sum(axis=1), x.exp(), x.clip(0, 1), ...)
-        from ..ops import registry
-        if name.startswith("__") or (name not in registry.OPS and name not in registry.ALIASES):
-            raise AttributeError(f"'NDArray' object has no attribute {name!r}")
-
-        def method(*args, **kwargs):
-            return call(name, self, *args, **kwargs)
-        method.__name__ = name
-        return method
+        return self._op_method(name)
 
 
 def from_numpy(a, ctx=None, dtype=None) -> NDArray:

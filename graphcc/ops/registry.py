@@ -181,8 +181,13 @@ class OpDef:
     aliases: tuple[str, ...] = ()
     random: bool = False                  # draws from the RNG: never folded or merged
     nondiff: tuple[int, ...] = ()         # inputs that get no gradient (indices, labels)
+    aux_inputs: tuple[int, ...] = ()      # inputs that are auxiliary states (BatchNorm's
+    #                                       moving statistics): list_auxiliary_states()
     input_names: Callable | None = None   # attrs -> input names, when they depend on attrs
     complete: Callable | None = None      # (in_shapes with None, attrs) -> filled input shapes
+    aux_update: Callable | None = None    # (F, inputs, attrs) -> [(input index, new value)]:
+    #                                       auxiliary-state updates a training step applies
+    #                                       when its backward runs (BatchNorm's moving stats)
     train_aware: bool = False             # has a "training" attr the caller fills from
     #                                       autograd.is_training() when not given
     expand: Callable | None = None        # composite op: (F, inputs, attrs) -> value built of

@@ -1,0 +1,4 @@
+"""``graphcc.gluon``: MXNet Gluon 1.x's high-level API."""
+from . import nn  # noqa: F401
+from .block import Block, HybridBlock  # noqa: F401
+from .parameter import Constant, Parameter, ParameterDict  # noqa: F401
