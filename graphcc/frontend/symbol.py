@@ -512,6 +512,13 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
                              "(in_units / in_channels)")
         t = None
     node = SymNode(op, nodes, attrs_t, NameManager.get(name, op.name), t, loc)
+    tr = current_trace()
+    if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
+            and dict(attrs_t).get("training") and autograd.is_recording()):
+        from . import sym as F
+        for index, value in op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t)):
+            if nodes[index].is_var and nodes[index].param is not None:
+                tr.aux_updates.append((nodes[index], value))
     return Symbol([node])
 
 
@@ -523,7 +530,7 @@ def _call(name, *args, **kwargs):
 # ---------------------------------------------------------------- lowering
 
 
-def to_graph(outputs, data_inputs=None):
+def to_graph(outputs, data_inputs=None, types=None):
     """Lower symbols to an IR Graph.
 
     Returns ``(graph, variables)``: ``variables[k]`` is the SymNode behind the graph's k-th
@@ -534,8 +541,12 @@ def to_graph(outputs, data_inputs=None):
         out_nodes.extend(s._nodes if isinstance(s, Symbol) else [s])
     order = topo(out_nodes)
     aux = _aux_vars(order)
+    types = types or {}
+
+    def type_of(n):
+        return types.get(id(n)) or n.type
     for n in order:
-        if n.type is None:
+        if type_of(n) is None:
             raise ShapeError(f"cannot lower {n.name}: its shape is unknown; run infer_shape "
                              "or give input shapes")
     data = [s._single() if isinstance(s, Symbol) else s for s in (data_inputs or [])]
@@ -551,7 +562,7 @@ def to_graph(outputs, data_inputs=None):
         while nm in used_names:
             nm = nm + "_"
         used_names.add(nm)
-        ids[id(n)] = b.input(nm, n.type, role)
+        ids[id(n)] = b.input(nm, type_of(n), role)
     for n in order:
         if n.is_var:
             if id(n) not in ids:

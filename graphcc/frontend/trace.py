@@ -17,6 +17,7 @@ class Trace:
         self.purpose = purpose          # "hybridize" or "infer_shape"
         self.param_vars: dict[int, object] = {}
         self.params: dict[int, object] = {}
+        self.aux_updates: list = []     # (variable SymNode, new value Symbol)
 
     def var_for(self, param):
         from .symbol import param_var

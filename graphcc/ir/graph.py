@@ -77,16 +77,7 @@ class Graph:
 
     def is_const(self, i: int, value: float | None = None) -> bool:
         """Is node i a constant (optionally: with every element equal to ``value``)?"""
-        n = self.nodes[i]
-        if n.op in ("zeros", "ones", "full"):
-            v = {"zeros": 0.0, "ones": 1.0}.get(n.op, n.attr("value"))
-            return value is None or v == value
-        if n.op == "const":
-            if value is None:
-                return True
-            arr = self.consts[n.attr("name")]
-            return arr.size > 0 and bool(np.all(arr == value))
-        return False
+        return is_const(self.nodes, self.consts, i, value)
 
     def keep(self, indices: Sequence[int], outputs: Sequence[int] | None = None) -> "Graph":
         """The graph restricted to ``indices`` (closed under inputs), with ``outputs`` (old
@@ -121,6 +112,19 @@ class Graph:
     __hash__ = None
 
 
+def is_const(nodes, consts, i: int, value: float | None = None) -> bool:
+    n = nodes[i]
+    if n.op in ("zeros", "ones", "full"):
+        v = {"zeros": 0.0, "ones": 1.0}.get(n.op, n.attr("value"))
+        return value is None or v == value
+    if n.op == "const":
+        if value is None:
+            return True
+        arr = consts[n.attr("name")]
+        return arr.size > 0 and bool(np.all(arr == value))
+    return False
+
+
 # ---------------------------------------------------------------- building graphs
 
 
@@ -152,6 +156,9 @@ class GraphBuilder:
 
     def type(self, i: int) -> TensorType:
         return self.nodes[i].type
+
+    def is_const(self, i: int, value: float | None = None) -> bool:
+        return is_const(self.nodes, self.consts, i, value)
 
     def add(self, op_name: str, inputs: Sequence[int], attrs: Mapping | None = None,
             loc: str | None = None) -> int:

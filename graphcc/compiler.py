@@ -1,0 +1,146 @@
+"""Public compiler entry points: ``trace`` (a function or block -> Graph) and ``compile``
+(Graph -> Executable)."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import flags
+from .errors import GraphccError
+from .ir.graph import Graph
+from .passes import DEFAULT_PIPELINE, gradient_pass, run_pipeline, split_forward_backward
+from .runtime.executor import Program
+
+BACKENDS = ("interp", "cpu", "cuda", "null")
+
+
+def _pipeline(passes, wrt):
+    pipeline = list(DEFAULT_PIPELINE if passes is None else passes)
+    if wrt is None:
+        return [p for p in pipeline if p != "gradient"]
+    if "gradient" not in pipeline:
+        pipeline.insert(0, "gradient")   # a training compile differentiates first by default
+    return [gradient_pass(wrt) if p == "gradient" else p for p in pipeline]
+
+
+class Executable:
+    """A compiled graph. Call it on arrays (NDArrays or NumPy) to get NDArrays back."""
+
+    def __init__(self, graph: Graph, backend: str, pipeline_result, grad_info=None):
+        self.backend = backend
+        self.pipeline = pipeline_result
+        self.grad_info = grad_info
+        g = graph
+        n_fwd = None
+        k = None
+        if grad_info is not None:
+            g, k, grad_info = split_forward_backward(g, grad_info)
+            self.grad_info = grad_info
+            n_fwd = grad_info.n_outputs
+        self.graph = g
+        self.program = Program(g, k, n_fwd)
+        self._report = None
+
+    @property
+    def input_names(self):
+        return [self.graph.nodes[i].attr("name") for i in self.graph.input_ids
+                if self.graph.nodes[i].attr("role") != "grad"]
+
+    def __call__(self, *arrays):
+        from .frontend.ndarray import NDArray
+        outs, _ = self.program.run_forward([_np(a) for a in arrays])
+        return [NDArray(np.array(o, copy=True) if _aliases(o, arrays) else o) for o in outs]
+
+    def run_named(self, named: dict):
+        missing = [n for n in self.input_names if n not in named]
+        if missing:
+            raise GraphccError(f"missing inputs: {', '.join(missing)}")
+        return self(*[named[n] for n in self.input_names])
+
+    def forward(self, arrays, hook=None):
+        return self.program.run_forward([_np(a) for a in arrays], hook)
+
+    def backward(self, saved, head_grads, hook=None):
+        return self.program.run_backward(saved, [_np(h) for h in head_grads], hook)
+
+    def memory_report(self):
+        if self._report is None:
+            from .runtime.memory import report_for
+            self._report = report_for(self.graph, self.program)
+        return self._report
+
+    def __repr__(self):
+        return (f"<Executable backend={self.backend} nodes={len(self.graph.nodes)} "
+                f"inputs={self.input_names}>")
+
+
+def _np(a):
+    from .frontend.ndarray import NDArray
+    return a._data if isinstance(a, NDArray) else np.asarray(a)
+
+
+def _aliases(o, arrays):
+    return any(np.shares_memory(o, _np(a)) for a in arrays)
+
+
+def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = None,  # noqa: A001
+            wrt: Sequence[str] | None = None) -> Executable:
+    """Optimise ``graph`` with ``passes`` (default ``DEFAULT_PIPELINE``) and build an
+    executable. ``wrt``: input names to differentiate (a training executable)."""
+    if backend not in BACKENDS:
+        raise GraphccError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend in ("cpu", "cuda"):
+        raise GraphccError(f"backend {backend!r} (generated kernels) is not available in this "
+                           "version; use backend='interp'")
+    t0 = time.perf_counter()
+    result = run_pipeline(graph, _pipeline(passes, wrt))
+    info = result.analyses.get("gradient")
+    exe = Executable(result.graph, backend, result, info)
+    if flags.DEBUG >= 1:
+        _debug_line(graph, exe, time.perf_counter() - t0)
+    return exe
+
+
+def _debug_line(before: Graph, exe: Executable, seconds: float):
+    import sys
+    rep = exe.memory_report()
+    print(f"graphcc: compiled {len(before.nodes)} -> {len(exe.graph.nodes)} nodes "
+          f"({'training' if exe.grad_info else 'inference'}), kernels {rep.kernel_count}, "
+          f"memory {rep.naive_bytes / 1e6:.2f} MB naive -> {rep.planned_bytes / 1e6:.2f} MB "
+          f"planned, {seconds * 1e3:.1f} ms", file=sys.stderr)
+
+
+def trace(fn_or_block, *example_inputs) -> Graph:
+    """The graph of a function of arrays, or of a HybridBlock, on example inputs' shapes."""
+    from .frontend.gluon.block import HybridBlock
+    if isinstance(fn_or_block, HybridBlock):
+        from .frontend.cached import trace_block
+        return trace_block(fn_or_block, example_inputs).graph
+    from .frontend.symbol import to_graph, typed_var
+    from .frontend.trace import Trace, tracing
+    from .frontend.ndarray import NDArray
+    from .ir.types import type_of
+    args = []
+    for k, x in enumerate(example_inputs):
+        a = x._data if isinstance(x, NDArray) else np.asarray(x)
+        args.append(typed_var("data" if len(example_inputs) == 1 else f"data{k}", type_of(a)))
+    with tracing(Trace("hybridize")):
+        out = fn_or_block(*args)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    g, _ = to_graph(outs, args)
+    return g
+
+
+def compile_symbol(symbol, named_inputs: dict, backend="interp") -> Executable:
+    """Compile a Symbol given its inputs by name (their shapes and dtypes fix the graph)."""
+    from .frontend.symbol import to_graph, topo
+    given = {}
+    for name, a in named_inputs.items():
+        a = _np(a)
+        given[name] = (tuple(a.shape), a.dtype.name)
+    types = symbol._infer(given, partial=False)
+    data = [n for n in topo(symbol._nodes) if n.is_var and n.name in named_inputs]
+    g, _ = to_graph([symbol], data, types)
+    return compile(g, backend)

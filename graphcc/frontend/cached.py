@@ -1,0 +1,226 @@
+"""Cached graphs of a hybridized block: trace once per call signature, compile, run.
+
+The signature of a call is its argument structure (nesting, non-array values), every array's
+shape and dtype, the device, train/predict mode, whether autograd is recording and which
+inputs need gradients. A hit runs the compiled executable without running any Python of the
+block. Under ``autograd.record()`` the forward runs the first part of a joint forward+backward
+program and records one tape node whose backward runs the second part; auxiliary-state
+updates (BatchNorm's moving statistics) computed by the forward are written when the backward
+runs, as MXNet does.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import flags
+from ..errors import DeviceError, GraphccError
+from . import autograd
+from .ndarray import NDArray
+from .symbol import Symbol, to_graph, typed_var
+from .trace import Trace, tracing
+
+
+@dataclass
+class TraceResult:
+    graph: object
+    variables: list           # SymNodes behind the graph inputs, in order
+    out_format: object        # nesting of the outputs (None = single output)
+    n_outputs: int            # user outputs; aux-state updates follow them
+    aux_targets: list = field(default_factory=list)   # Parameters updated by the extra outputs
+
+
+def _flatten(x, out):
+    """Flatten nested lists/tuples of arrays; return a format to rebuild them."""
+    if isinstance(x, (list, tuple)):
+        return (type(x), [_flatten(v, out) for v in x])
+    if isinstance(x, (NDArray, Symbol)):
+        out.append(x)
+        return None
+    return ("value", x)
+
+
+def _rebuild(fmt, it):
+    if fmt is None:
+        return next(it)
+    if fmt[0] == "value":
+        return fmt[1]
+    kind, parts = fmt
+    return kind(_rebuild(p, it) for p in parts)
+
+
+def _signature(fmt):
+    if fmt is None:
+        return "A"
+    if fmt[0] == "value":
+        v = fmt[1]
+        return ("V", v if isinstance(v, (int, float, str, bool, type(None))) else id(v))
+    return (fmt[0].__name__, tuple(_signature(p) for p in fmt[1]))
+
+
+def trace_block(block, args, kwargs=None) -> TraceResult:
+    """Run the block's Python once on traced arrays and lower the result to a graph."""
+    arrays: list = []
+    fmt = _flatten(list(args), arrays)
+    names = ["data"] if len(arrays) == 1 else [f"data{i}" for i in range(len(arrays))]
+    data_vars = [typed_var(n, a._type) for n, a in zip(names, arrays)]
+    tr = Trace("hybridize")
+    with tracing(tr):
+        sargs = _rebuild(fmt, iter(data_vars))
+        out = block.forward(*sargs, **(kwargs or {}))
+    outs: list = []
+    out_fmt = _flatten(out, outs)
+    for o in outs:
+        if not isinstance(o, Symbol):
+            raise GraphccError(f"{type(block).__name__}.forward returned a {type(o).__name__}; "
+                               "a hybridized block must return arrays computed from its "
+                               "inputs")
+    aux_vals = [v for _, v in tr.aux_updates]
+    g, variables = to_graph(outs + aux_vals, data_vars)
+    for pid, v in tr.param_vars.items():
+        p = tr.params[pid]
+        if p._deferred_init and v._nodes[0].type is not None:
+            p.shape = v._nodes[0].type.shape
+            p._finish_deferred_init()
+    return TraceResult(g, variables, out_fmt, len(outs),
+                       [node.param for node, _ in tr.aux_updates])
+
+
+@dataclass
+class Entry:
+    trace: TraceResult
+    exe: object
+    wrt_vars: list           # indices into trace.variables that get gradients
+    input_ids: dict = field(default_factory=dict)
+
+
+class CachedGraphs:
+    """The compiled graphs of one hybridized block, keyed by call signature (bounded LRU)."""
+
+    def __init__(self, block, backend=None, static_alloc=False, static_shape=False,
+                 passes=None, recompute=None, check=False):
+        self.block = block
+        self.backend = backend or "interp"
+        self.passes = passes
+        self.recompute = recompute
+        self.check = check
+        self.entries: OrderedDict = OrderedDict()
+        self.trace_count = 0
+        self.last: Entry | None = None
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise GraphccError(f"{type(self.block).__name__}: a hybridized block takes its "
+                               "inputs positionally")
+        arrays: list = []
+        fmt = _flatten(list(args), arrays)
+        if not arrays:
+            raise GraphccError(f"{type(self.block).__name__}: a hybridized block needs at least "
+                               "one array input")
+        ctx = arrays[0].context
+        for a in arrays[1:]:
+            if a.context != ctx:
+                raise DeviceError(f"{type(self.block).__name__}: inputs are on different devices "
+                                  f"({', '.join(str(x.context) for x in arrays)})")
+        recording = autograd.is_recording()
+        training = autograd.is_training()
+        needs = tuple(a._ag_node is not None for a in arrays) if recording else ()
+        key = (_signature(fmt), tuple((a.shape, a._data.dtype.name) for a in arrays), ctx,
+               training, recording, needs)
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self._build(args, arrays, recording, needs)
+            self.entries[key] = entry
+            while len(self.entries) > max(1, flags.CACHE_SIZE):
+                self.entries.popitem(last=False)
+        else:
+            self.entries.move_to_end(key)
+        self.last = entry
+        return self._run(entry, arrays, ctx, recording)
+
+    # ------------------------------------------------------------ build
+    def _build(self, args, arrays, recording, needs) -> Entry:
+        with autograd.pause(autograd.is_training()):
+            tr = trace_block(self.block, args)
+        self.trace_count += 1
+        wrt_vars = []
+        if recording:
+            data_k = 0
+            for k, v in enumerate(tr.variables):
+                if v.role == "data":
+                    if needs[data_k]:
+                        wrt_vars.append(k)
+                    data_k += 1
+                elif v.role == "param" and v.param is not None and v.param.grad_req != "null":
+                    wrt_vars.append(k)
+        from ..compiler import compile as compile_graph
+        g = tr.graph
+        names = [g.nodes[i].attr("name") for i in g.input_ids]
+        wrt = [names[k] for k in wrt_vars] if wrt_vars else None
+        exe = compile_graph(g, self.backend, self.passes, wrt)
+        entry = Entry(tr, exe, wrt_vars)
+        if self.check:
+            from .check import check_entry
+            check_entry(self.block, entry, args, arrays)
+        return entry
+
+    # ------------------------------------------------------------ run
+    def _inputs(self, entry, arrays, ctx):
+        out, k = [], 0
+        for v in entry.trace.variables:
+            if v.role == "data":
+                out.append(arrays[k])
+                k += 1
+            elif v.param is not None:
+                out.append(v.param.data(ctx))
+            elif v.value is not None:
+                out.append(v.value)
+            else:
+                raise GraphccError(f"graph input {v.name} has no value")
+        return out
+
+    def _run(self, entry, arrays, ctx, recording):
+        inputs = self._inputs(entry, arrays, ctx)
+        hook = self._hook(entry)
+        outs, saved = entry.exe.forward(inputs, hook)
+        n = entry.trace.n_outputs
+        results = [NDArray(o if not _aliases(o, inputs) else np.array(o, copy=True), ctx)
+                   for o in outs[:n]]
+        aux_values = outs[n:]
+        if recording and entry.wrt_vars:
+            targets = [inputs[k] for k in entry.wrt_vars]
+            exe = entry.exe
+            aux_targets = entry.trace.aux_targets
+
+            def backward(out_grads):
+                grads = exe.backward(saved, [g._data for g in out_grads])
+                for p, value in zip(aux_targets, aux_values):
+                    np.copyto(p.data(ctx)._data, value, casting="unsafe")
+                return [NDArray(gr, ctx) for gr in grads]
+            autograd.record_custom(type(self.block).__name__, targets, results, backward)
+        return _rebuild(entry.trace.out_format, iter(results))
+
+    def _hook(self, entry):
+        hooks = getattr(self.block, "_op_hooks", None)
+        if not hooks:
+            return None
+        callback, monitor_all = hooks[0]
+        g = entry.exe.graph
+
+        def hook(i, node, value):
+            name = f"{node.op}{i}" if node is not None else f"node{i}"
+            callback(name, node.op if node is not None else "", NDArray(value))
+        _ = g, monitor_all
+        return hook
+
+    def memory_report(self):
+        if self.last is None:
+            raise GraphccError("memory_report(): the block has not been called since "
+                               "hybridize()")
+        return self.last.exe.memory_report()
+
+
+def _aliases(o, inputs):
+    return any(np.shares_memory(o, x._data) for x in inputs)

@@ -1,0 +1,1 @@
+"""The runtime: programs built from optimised graphs, and the memory report."""
