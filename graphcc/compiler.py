@@ -16,13 +16,13 @@ from .runtime.executor import Program
 BACKENDS = ("interp", "cpu", "cuda", "null")
 
 
-def _pipeline(passes, wrt):
+def _pipeline(passes, wrt, n_heads=None):
     pipeline = list(DEFAULT_PIPELINE if passes is None else passes)
     if wrt is None:
         return [p for p in pipeline if p != "gradient"]
     if "gradient" not in pipeline:
         pipeline.insert(0, "gradient")   # a training compile differentiates first by default
-    return [gradient_pass(wrt) if p == "gradient" else p for p in pipeline]
+    return [gradient_pass(wrt, n_heads) if p == "gradient" else p for p in pipeline]
 
 
 class Executable:
@@ -32,16 +32,16 @@ class Executable:
         self.backend = backend
         self.pipeline = pipeline_result
         self.grad_info = grad_info
-        g = graph
-        n_fwd = None
-        k = None
-        if grad_info is not None:
-            g, k, grad_info = split_forward_backward(g, grad_info)
-            self.grad_info = grad_info
-            n_fwd = grad_info.n_outputs
+        plan = pipeline_result.analyses.get("plan_memory") if pipeline_result else None
+        g, k = split_forward_backward(graph)
+        if g is not graph:
+            plan = None                  # the plan was made for another node order
+        n_fwd = len(g.outputs) - len(grad_info.wrt) if grad_info is not None else None
         self.graph = g
-        self.program = Program(g, k, n_fwd)
+        self.plan = plan
+        self.program = Program(g, k if grad_info is not None else None, n_fwd, plan)
         self._report = None
+        self.recompute_graph = None
 
     @property
     def input_names(self):
@@ -66,9 +66,10 @@ class Executable:
         return self.program.run_backward(saved, [_np(h) for h in head_grads], hook)
 
     def memory_report(self):
+        """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant."""
         if self._report is None:
             from .runtime.memory import report_for
-            self._report = report_for(self.graph, self.program)
+            self._report = report_for(self.graph, self.plan, self.recompute_graph)
         return self._report
 
     def __repr__(self):
@@ -86,16 +87,17 @@ def _aliases(o, arrays):
 
 
 def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = None,  # noqa: A001
-            wrt: Sequence[str] | None = None) -> Executable:
+            wrt: Sequence[str] | None = None, n_heads: int | None = None) -> Executable:
     """Optimise ``graph`` with ``passes`` (default ``DEFAULT_PIPELINE``) and build an
-    executable. ``wrt``: input names to differentiate (a training executable)."""
+    executable. ``wrt``: input names to differentiate (a training executable); ``n_heads``:
+    how many leading outputs are differentiated (the rest are forward-only values)."""
     if backend not in BACKENDS:
         raise GraphccError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend in ("cpu", "cuda"):
         raise GraphccError(f"backend {backend!r} (generated kernels) is not available in this "
                            "version; use backend='interp'")
     t0 = time.perf_counter()
-    result = run_pipeline(graph, _pipeline(passes, wrt))
+    result = run_pipeline(graph, _pipeline(passes, wrt, n_heads))
     info = result.analyses.get("gradient")
     exe = Executable(result.graph, backend, result, info)
     if flags.DEBUG >= 1:

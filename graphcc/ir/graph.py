@@ -48,6 +48,9 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[int, ...]
     consts: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # fused kernels: each a run of consecutive node indices executed as one kernel; values
+    # read only inside their kernel are never materialised (set by the fusion pass)
+    kernels: tuple[tuple[int, ...], ...] = ()
 
     # ---------------------------------------------------------------- queries
     def __len__(self):
@@ -91,11 +94,20 @@ class Graph:
             nodes.append(Node(n.op, tuple(remap[i] for i in n.inputs), n.shape, n.dtype,
                               n.attrs, n.loc))
         used = {n.attr("name") for n in nodes if n.op == "const"}
+        kernels = []
+        for k in self.kernels:
+            kept = tuple(remap[i] for i in k if i in remap)
+            if len(kept) > 1 and kept == tuple(range(kept[0], kept[-1] + 1)):
+                kernels.append(kept)
         return Graph(tuple(nodes), tuple(remap[o] for o in outputs),
-                     {k: v for k, v in self.consts.items() if k in used})
+                     {k: v for k, v in self.consts.items() if k in used}, tuple(kernels))
 
     def with_outputs(self, outputs: Sequence[int]) -> "Graph":
-        return Graph(self.nodes, tuple(outputs), self.consts)
+        return Graph(self.nodes, tuple(outputs), self.consts, self.kernels)
+
+    def kernel_of(self) -> dict[int, int]:
+        """node index -> kernel number, for fused nodes."""
+        return {i: k for k, ks in enumerate(self.kernels) for i in ks}
 
     def __str__(self) -> str:
         from .printer import format_graph
@@ -105,6 +117,7 @@ class Graph:
         if not isinstance(other, Graph):
             return NotImplemented
         return (self.nodes == other.nodes and self.outputs == other.outputs and
+                self.kernels == other.kernels and
                 self.consts.keys() == other.consts.keys() and
                 all(np.array_equal(v, other.consts[k]) and v.dtype == other.consts[k].dtype
                     for k, v in self.consts.items()))

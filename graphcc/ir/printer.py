@@ -29,13 +29,16 @@ def format_attrs(op_name: str, attrs) -> str:
     return f"[{', '.join(shown)}]" if shown else ""
 
 
-def format_node(g, i: int, width: int = 48) -> str:
+def format_node(g, i: int, width: int = 48, kernel: int | None = None) -> str:
     n = g.nodes[i]
     args = ", ".join(f"%{j}" for j in n.inputs)
     head = f"  %{i}: {TensorType(n.shape, n.dtype)} = {n.op}{format_attrs(n.op, n.attrs)}"
     line = f"{head} {args}" if args else head
+    notes = [f"kernel {kernel}"] if kernel is not None else []
     if n.loc:
-        line = f"{line:<{width}} # {n.loc}"
+        notes.append(n.loc)
+    if notes:
+        line = f"{line:<{width}} # {'; '.join(notes)}"
     return line
 
 
@@ -47,13 +50,14 @@ def format_graph(g) -> str:
         tag = "" if role == "data" else f" {role}"
         params.append(f"%{i} {n.attr('name')}{tag}: {TensorType(n.shape, n.dtype)}")
     lines = [f"graph({', '.join(params)}) {{"]
+    kernel_of = g.kernel_of() if getattr(g, "kernels", ()) else {}
     for i, n in enumerate(g.nodes):
         if n.op == "input":
             continue
         if n.op == "const":
             lines.append(f"  %{i}: {TensorType(n.shape, n.dtype)} = const {n.attr('name')!r}")
             continue
-        lines.append(format_node(g, i))
+        lines.append(format_node(g, i, kernel=kernel_of.get(i)))
     lines.append(f"  return {', '.join(f'%{o}' for o in g.outputs)} }}")
     return "\n".join(lines)
 

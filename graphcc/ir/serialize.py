@@ -32,8 +32,11 @@ def to_dict(g: Graph) -> dict:
     consts = {k: {"dtype": v.dtype.name, "shape": list(v.shape),
                   "data": base64.b64encode(np.ascontiguousarray(v).tobytes()).decode("ascii")}
               for k, v in g.consts.items()}
-    return {"format": FORMAT, "version": VERSION, "nodes": nodes, "outputs": list(g.outputs),
-            "consts": consts}
+    d = {"format": FORMAT, "version": VERSION, "nodes": nodes, "outputs": list(g.outputs),
+         "consts": consts}
+    if g.kernels:
+        d["kernels"] = [list(k) for k in g.kernels]
+    return d
 
 
 def dumps(g: Graph, indent: int | None = None) -> str:
@@ -54,7 +57,8 @@ def from_dict(d: dict) -> Graph:
     for k, c in d.get("consts", {}).items():
         raw = base64.b64decode(c["data"])
         consts[k] = np.frombuffer(raw, dtype=c["dtype"]).reshape(c["shape"]).copy()
-    return Graph(tuple(nodes), tuple(d["outputs"]), consts)
+    kernels = tuple(tuple(k) for k in d.get("kernels", ()))
+    return Graph(tuple(nodes), tuple(d["outputs"]), consts, kernels)
 
 
 def loads(text: str) -> Graph:

@@ -56,6 +56,22 @@ def verify(g) -> None:
             _fail(g, i, f"recorded type {n.type} but the op's rule gives {t}")
     if not g.outputs:
         raise VerifyError("graph has no outputs")
+    _verify_kernels(g)
     for o in g.outputs:
         if not isinstance(o, int) or not 0 <= o < len(g.nodes):
             raise VerifyError(f"output %{o} does not exist ({len(g.nodes)} nodes)")
+
+
+def _verify_kernels(g) -> None:
+    seen = set()
+    for k, ks in enumerate(g.kernels):
+        if not ks or tuple(ks) != tuple(range(ks[0], ks[0] + len(ks))):
+            raise VerifyError(f"kernel {k} is not a run of consecutive nodes: {ks}")
+        for i in ks:
+            if not 0 <= i < len(g.nodes):
+                raise VerifyError(f"kernel {k} names node %{i}, which does not exist")
+            if i in seen:
+                _fail(g, i, f"node is in two kernels")
+            seen.add(i)
+            if g.nodes[i].op in ("input", "const"):
+                _fail(g, i, f"kernel {k} contains a graph input or constant")

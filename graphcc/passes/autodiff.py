@@ -37,8 +37,13 @@ def _reach(g: Graph, wrt_ids) -> set:
     return reach
 
 
-def gradient(g: Graph, wrt: Sequence[str]) -> tuple[Graph, GradInfo]:
-    """The joint forward+backward graph for the inputs named in ``wrt``."""
+def gradient(g: Graph, wrt: Sequence[str], n_heads: int | None = None
+             ) -> tuple[Graph, GradInfo]:
+    """The joint forward+backward graph for the inputs named in ``wrt``.
+
+    The first ``n_heads`` outputs (default: all) get head gradients; later outputs are
+    forward-only values (auxiliary-state updates)."""
+    n_heads = len(g.outputs) if n_heads is None else n_heads
     by_name = {g.nodes[i].attr("name"): i for i in g.input_ids}
     missing = [w for w in wrt if w not in by_name]
     if missing:
@@ -46,7 +51,8 @@ def gradient(g: Graph, wrt: Sequence[str]) -> tuple[Graph, GradInfo]:
     wrt_ids = [by_name[w] for w in wrt]
     reach = _reach(g, wrt_ids)
     b = GraphBuilder(base=g)
-    heads = tuple(b.input(f"_head_grad{k}", g.type(o), "grad") for k, o in enumerate(g.outputs))
+    heads = tuple(b.input(f"_head_grad{k}", g.type(o), "grad")
+                  for k, o in enumerate(g.outputs[:n_heads]))
     adj: dict[int, int] = {}
 
     def accumulate(i, v):
@@ -92,10 +98,10 @@ def gradient(g: Graph, wrt: Sequence[str]) -> tuple[Graph, GradInfo]:
     return b.build(outs), GradInfo(len(g.outputs), tuple(wrt), heads)
 
 
-def gradient_pass(wrt: Sequence[str]):
+def gradient_pass(wrt: Sequence[str], n_heads: int | None = None):
     """A pipeline entry that appends the backward graph for the inputs named ``wrt``."""
     def gradient_for(g: Graph):
-        return gradient(g, wrt)
+        return gradient(g, wrt, n_heads)
     gradient_for.pass_name = "gradient"
     return gradient_for
 
@@ -107,28 +113,19 @@ def _gradient_marker(g: Graph) -> Graph:
     return g
 
 
-def split_forward_backward(g: Graph, info: GradInfo) -> tuple[Graph, int, GradInfo]:
-    """Reorder a joint graph: graph inputs and the ancestors of the forward outputs first,
-    then everything else (the backward).
-
-    Returns (graph, k, info): nodes [0, k) run in the forward call, [k, n) in backward, so the
-    forward computes nothing only the backward needs."""
-    fwd = set(g.input_ids)
-    stack = list(g.outputs[:info.n_outputs])
-    while stack:
-        i = stack.pop()
-        if i in fwd and g.nodes[i].op != "input":
-            continue
-        fwd.add(i)
-        stack.extend(g.nodes[i].inputs)
-    heads = {i for i in g.input_ids if g.nodes[i].attr("role") == "grad"}
-    fwd_ids = [i for i in range(len(g.nodes)) if i in fwd]
-    bwd_ids = [i for i in range(len(g.nodes)) if i not in fwd]
-    order = fwd_ids + bwd_ids
+def split_forward_backward(g: Graph) -> tuple[Graph, int]:
+    """Reorder a joint graph so that its forward region (``ir.phases``) comes first, keeping
+    kernels. Returns (graph, k): nodes [0, k) run in the forward call, [k, n) in backward."""
+    from ..ir.phases import forward_region
+    fwd = forward_region(g)
+    order = [i for i in range(len(g.nodes)) if i in fwd] + \
+        [i for i in range(len(g.nodes)) if i not in fwd]
+    if order == list(range(len(g.nodes))):
+        return g, len(fwd)
     remap = {old: new for new, old in enumerate(order)}
     from dataclasses import replace
     nodes = tuple(replace(g.nodes[old], inputs=tuple(remap[j] for j in g.nodes[old].inputs))
                   for old in order)
-    out = Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts)
-    info2 = GradInfo(info.n_outputs, info.wrt, tuple(remap[h] for h in sorted(heads)))
-    return out, len(fwd_ids), info2
+    kernels = tuple(tuple(sorted(remap[i] for i in k)) for k in g.kernels)
+    kernels = tuple(k for k in kernels if k == tuple(range(k[0], k[0] + len(k))))
+    return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts, kernels), len(fwd)

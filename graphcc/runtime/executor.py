@@ -1,9 +1,15 @@
-"""The interpreter backend's executor: a graph becomes a flat list of steps, each one op row's
-NumPy implementation with its attributes bound once; values are dropped after their last
-reader in the phase that runs them.
+"""The interpreter backend's executor.
+
+A graph becomes a flat list of steps, each an op row's NumPy implementation with its
+attributes bound once. With a memory plan, every materialised value is stored at its planned
+offset in one arena (``np.empty(arena_bytes)``): results are written into their slots, views
+alias their source's slot, in-place values overwrite their input's slot. Values internal to a
+fused kernel stay temporaries. So the plan is exercised on every run: a planning error would
+corrupt results, not just a report.
 
 A training program is a joint forward+backward graph whose nodes [0, k) run in the forward
-call and [k, n) in the backward call; the forward keeps exactly the values the backward reads.
+call and [k, n) in the backward call; the forward keeps exactly the values the backward reads
+(in the same arena).
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from ..ir.graph import Graph
 class Phase:
     """Nodes [start, stop) of a graph as steps; ``keep`` values survive the phase."""
 
-    def __init__(self, g: Graph, start: int, stop: int, keep: set[int]):
+    def __init__(self, g: Graph, start: int, stop: int, keep: set[int], plan=None):
         self.steps = []
         last: dict[int, int] = {}
         for i in range(start, stop):
@@ -30,16 +36,20 @@ class Phase:
             if n.op == "input":
                 continue
             if n.op == "const":
-                value = g.consts[n.attr("name")]
-                self.steps.append((i, None, value, (), None, ()))
+                self.steps.append((i, None, g.consts[n.attr("name")], (), None, (), False))
                 continue
             row = ops.get(n.op)
             frees = tuple(j for j in set(n.inputs) if last.get(j) == i and j not in keep)
-            self.steps.append((i, row.impl, n.attrs_dict, n.inputs, (n.shape, n.dtype), frees))
+            slotted = plan is not None and i in plan.storage_of and not (
+                row.kind == "view" and n.inputs and (n.inputs[0] in plan.storage_of) and
+                plan.storage_of[n.inputs[0]] == plan.storage_of[i])
+            self.steps.append((i, row.impl, n.attrs_dict, n.inputs, (n.shape, n.dtype), frees,
+                               slotted))
 
-    def run(self, env: dict, hook: Callable | None = None, g: Graph | None = None) -> dict:
+    def run(self, env: dict, slots: dict | None, hook: Callable | None = None,
+            g: Graph | None = None) -> dict:
         with np.errstate(all="ignore"):
-            for i, impl, attrs, inputs, typ, frees in self.steps:
+            for i, impl, attrs, inputs, typ, frees, slotted in self.steps:
                 if impl is None:
                     env[i] = attrs
                     continue
@@ -52,6 +62,10 @@ class Phase:
                 if r.shape != shape:
                     raise GraphccError(f"node %{i}: implementation returned shape {r.shape}, "
                                        f"expected {shape}")
+                if slotted and slots is not None:
+                    dst = slots[i]
+                    np.copyto(dst, r)
+                    r = dst
                 env[i] = r
                 if hook is not None:
                     hook(i, g.nodes[i] if g is not None else None, r)
@@ -63,20 +77,39 @@ class Phase:
 class Program:
     """Run a graph (or a joint training graph split at ``k``) on NumPy arrays."""
 
-    def __init__(self, g: Graph, k: int | None = None, n_forward_outputs: int | None = None):
+    def __init__(self, g: Graph, k: int | None = None, n_forward_outputs: int | None = None,
+                 plan=None):
         self.graph = g
+        self.plan = plan
         self.k = len(g.nodes) if k is None else k
         self.n_fwd = len(g.outputs) if n_forward_outputs is None else n_forward_outputs
         self.input_ids = g.input_ids
         fwd_outs = set(g.outputs[:self.n_fwd])
         bwd_outs = set(g.outputs[self.n_fwd:])
-        # forward values the backward reads (saved between the calls)
         heads = {i for i in self.input_ids if g.nodes[i].attr("role") == "grad"}
         self.saved = sorted(({j for i in range(self.k, len(g.nodes)) for j in g.nodes[i].inputs
                               if j < self.k} | {o for o in bwd_outs if o < self.k}) - heads)
-        self.forward = Phase(g, 0, self.k, fwd_outs | set(self.saved))
-        self.backward = Phase(g, self.k, len(g.nodes), bwd_outs) if self.k < len(g.nodes) \
-            else None
+        self.forward = Phase(g, 0, self.k, fwd_outs | set(self.saved), plan)
+        self.backward = Phase(g, self.k, len(g.nodes), bwd_outs, plan) \
+            if self.k < len(g.nodes) else None
+        self._static_arena = None
+
+    def _slots(self, static=False):
+        plan = self.plan
+        if plan is None:
+            return None
+        if static and self._static_arena is not None:
+            return self._static_arena
+        arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
+        slots = {}
+        for v, sid in plan.storage_of.items():
+            n = self.graph.nodes[v]
+            off = plan.storages[sid].offset
+            nbytes = int(np.prod(n.shape, dtype=np.int64)) * np.dtype(n.dtype).itemsize
+            slots[v] = arena[off:off + nbytes].view(n.dtype).reshape(n.shape)
+        if static:
+            self._static_arena = slots
+        return slots
 
     def bind_inputs(self, arrays, ids) -> dict:
         env = {}
@@ -89,21 +122,28 @@ class Program:
             env[i] = a
         return env
 
-    def run_forward(self, arrays, hook=None):
-        """Outputs of the forward part, and the values the backward part will read."""
+    def run_forward(self, arrays, hook=None, static=False):
+        """Outputs of the forward part (fresh arrays), and the state the backward reads."""
         fwd_inputs = [i for i in self.input_ids if self.graph.nodes[i].attr("role") != "grad"]
         if len(arrays) != len(fwd_inputs):
             raise GraphccError(f"the graph takes {len(fwd_inputs)} inputs, got {len(arrays)}")
         env = self.bind_inputs(arrays, fwd_inputs)
-        self.forward.run(env, hook, self.graph)
-        outs = [env[o] for o in self.graph.outputs[:self.n_fwd]]
-        saved = {j: env[j] for j in self.saved}
+        slots = self._slots(static and self.backward is None)
+        self.forward.run(env, slots, hook, self.graph)
+        outs = [self._out(env[o], slots) for o in self.graph.outputs[:self.n_fwd]]
+        saved = ({j: env[j] for j in self.saved}, slots)
         return outs, saved
 
-    def run_backward(self, saved: dict, head_grads, hook=None):
+    def _out(self, value, slots):
+        if slots is None:
+            return value
+        return np.array(value, copy=True)      # never hand out a view into the arena
+
+    def run_backward(self, saved, head_grads, hook=None):
+        values, slots = saved
         heads = [i for i in self.input_ids if self.graph.nodes[i].attr("role") == "grad"]
-        env = dict(saved)
+        env = dict(values)
         env.update(self.bind_inputs(head_grads, heads))
         if self.backward is not None:
-            self.backward.run(env, hook, self.graph)
-        return [env[o] for o in self.graph.outputs[self.n_fwd:]]
+            self.backward.run(env, slots, hook, self.graph)
+        return [self._out(env[o], slots) for o in self.graph.outputs[self.n_fwd:]]
