@@ -10,6 +10,7 @@ from .frontend.context import Context, cpu, cpu_pinned, current_context, gpu, nu
 from .frontend.ndarray import NDArray
 from . import base, context, random  # noqa: E402  (MXNet-style modules)
 from . import initializer  # noqa: E402
+from . import lr_scheduler, optimizer  # noqa: E402
 from .frontend import gluon  # noqa: E402
 from ._aliases import install as _install_aliases  # noqa: E402
 

@@ -10,19 +10,27 @@ import numpy as np
 from . import flags
 from .errors import GraphccError
 from .ir.graph import Graph
-from .passes import DEFAULT_PIPELINE, gradient_pass, run_pipeline, split_forward_backward
+from .passes import (DEFAULT_PIPELINE, gradient_pass, recompute_pass, run_pipeline,
+                     split_forward_backward)
 from .runtime.executor import Program
 
 BACKENDS = ("interp", "cpu", "cuda", "null")
 
 
-def _pipeline(passes, wrt, n_heads=None):
+def _pipeline(passes, wrt, n_heads=None, recompute=None):
     pipeline = list(DEFAULT_PIPELINE if passes is None else passes)
     if wrt is None:
         return [p for p in pipeline if p != "gradient"]
     if "gradient" not in pipeline:
         pipeline.insert(0, "gradient")   # a training compile differentiates first by default
-    return [gradient_pass(wrt, n_heads) if p == "gradient" else p for p in pipeline]
+    pipeline = [gradient_pass(wrt, n_heads) if p == "gradient" else p for p in pipeline]
+    if recompute:
+        # recomputation goes right before fusion (or memory planning, or at the end)
+        segments = None if recompute is True else int(recompute)
+        at = next((k for k, p in enumerate(pipeline) if p in ("fuse", "plan_memory")),
+                  len(pipeline))
+        pipeline.insert(at, recompute_pass(segments))
+    return pipeline
 
 
 class Executable:
@@ -66,10 +74,16 @@ class Executable:
         return self.program.run_backward(saved, [_np(h) for h in head_grads], hook)
 
     def memory_report(self):
-        """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant."""
+        """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant
+        (for a training graph also ``recompute``: the plan with recomputation)."""
         if self._report is None:
             from .runtime.memory import report_for
-            self._report = report_for(self.graph, self.plan, self.recompute_graph)
+            rg = None
+            if self.grad_info is not None:
+                from .passes.fusion import fuse
+                from .passes.recompute import recompute as rc
+                rg = fuse(rc(Graph(self.graph.nodes, self.graph.outputs, self.graph.consts)))
+            self._report = report_for(self.graph, self.plan, rg)
         return self._report
 
     def __repr__(self):
@@ -87,17 +101,20 @@ def _aliases(o, arrays):
 
 
 def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = None,  # noqa: A001
-            wrt: Sequence[str] | None = None, n_heads: int | None = None) -> Executable:
+            wrt: Sequence[str] | None = None, n_heads: int | None = None,
+            recompute=None) -> Executable:
     """Optimise ``graph`` with ``passes`` (default ``DEFAULT_PIPELINE``) and build an
     executable. ``wrt``: input names to differentiate (a training executable); ``n_heads``:
-    how many leading outputs are differentiated (the rest are forward-only values)."""
+    how many leading outputs are differentiated (the rest are forward-only values);
+    ``recompute``: True (or a number of segments) to recompute forward values in the backward
+    instead of keeping them."""
     if backend not in BACKENDS:
         raise GraphccError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend in ("cpu", "cuda"):
         raise GraphccError(f"backend {backend!r} (generated kernels) is not available in this "
                            "version; use backend='interp'")
     t0 = time.perf_counter()
-    result = run_pipeline(graph, _pipeline(passes, wrt, n_heads))
+    result = run_pipeline(graph, _pipeline(passes, wrt, n_heads, recompute))
     info = result.analyses.get("gradient")
     exe = Executable(result.graph, backend, result, info)
     if flags.DEBUG >= 1:

@@ -34,24 +34,24 @@ def graphs_with_inputs(draw, max_nodes=12, max_inputs=3, shape=None):
         a = draw(st.sampled_from(vals))
         ta = b.type(a)
         if kind == "unary":
-            vals.append(b.add(draw(st.sampled_from(UNARY)), [a]))
+            vals.append(b.emit(draw(st.sampled_from(UNARY)), [a]))
         elif kind == "binary":
             c = draw(st.sampled_from(vals))
             try:
                 np.broadcast_shapes(ta.shape, b.type(c).shape)
             except ValueError:
                 continue
-            vals.append(b.add(draw(st.sampled_from(BINARY)), [a, c]))
+            vals.append(b.emit(draw(st.sampled_from(BINARY)), [a, c]))
         elif kind == "scalar":
             s = draw(st.sampled_from([0.5, 1.0, 2.0, -1.0, 0.0]))
-            vals.append(b.add(draw(st.sampled_from(SCALAR)), [a], {"scalar": s}))
+            vals.append(b.emit(draw(st.sampled_from(SCALAR)), [a], {"scalar": s}))
         elif kind == "reduce" and ta.ndim:
             ax = draw(st.integers(0, ta.ndim - 1))
-            vals.append(b.add(draw(st.sampled_from(REDUCE)), [a],
+            vals.append(b.emit(draw(st.sampled_from(REDUCE)), [a],
                               {"axis": (ax,), "keepdims": True}))
         elif kind == "reshape":
-            vals.append(b.add("_reshape_to", [a], {"shape": (ta.size,)}))
-            vals.append(b.add("_reshape_to", [vals[-1]], {"shape": ta.shape}))
+            vals.append(b.emit("_reshape_to", [a], {"shape": (ta.size,)}))
+            vals.append(b.emit("_reshape_to", [vals[-1]], {"shape": ta.shape}))
     n_out = draw(st.integers(1, min(3, len(vals))))
     outs = draw(st.lists(st.sampled_from(vals[n_in:] or vals), min_size=1, max_size=n_out))
     g = b.build(outs)

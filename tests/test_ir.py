@@ -19,10 +19,10 @@ def small_graph():
     b = GraphBuilder()
     x = b.input("data", TensorType((4, 8), F32))
     w = b.input("bias", TensorType((8,), F32), "param")
-    y = b.add("add", [x, w], loc="model.py:12")
-    z = b.add("relu", [y], loc="model.py:13")
-    s = b.add("sum", [z], {"axis": 1, "keepdims": True})
-    c = b.add("clip", [z], {"a_min": 0.0, "a_max": 2.5})
+    y = b.emit("add", [x, w], loc="model.py:12")
+    z = b.emit("relu", [y], loc="model.py:13")
+    s = b.emit("sum", [z], {"axis": 1, "keepdims": True})
+    c = b.emit("clip", [z], {"a_min": 0.0, "a_max": 2.5})
     return b.build([z, s, c])
 
 
@@ -68,8 +68,8 @@ def test_json_roundtrip_keeps_constants_and_tuple_attrs():
     b = GraphBuilder()
     x = b.input("x", TensorType((2, 3), F32))
     c = b.const(np.arange(6, dtype=np.float64).reshape(2, 3) / 7)
-    y = b.add("slice", [x], {"begin": (0, None), "end": (1, None), "step": (1, -1)})
-    z = b.add("cast", [c], {"dtype": "float32"})
+    y = b.emit("slice", [x], {"begin": (0, None), "end": (1, None), "step": (1, -1)})
+    z = b.emit("cast", [c], {"dtype": "float32"})
     g = b.build([y, z])
     g2 = loads(dumps(g, indent=1))
     assert g2 == g
@@ -135,7 +135,7 @@ def test_builder_rejects_bad_shapes_with_location():
     x = b.input("x", TensorType((2, 3), F32))
     y = b.input("y", TensorType((4,), F32))
     with pytest.raises(Exception) as e:
-        b.add("add", [x, y])
+        b.emit("add", [x, y])
     assert "add" in str(e.value) and "(2, 3)" in str(e.value) and "net.py:7" in str(e.value)
 
 

@@ -293,6 +293,15 @@ def test_nd_binary_functions_take_scalars():
 
 
 def test_every_elementwise_row_has_an_expression_template():
+    from graphcc.ops.registry import expr_of
     for name, row in ops.OPS.items():
         if row.kind in ("elementwise", "broadcast") and row.expand is None:
-            assert row.expr is not None or name in ("gelu", "Activation", "LeakyReLU"), name
+            defaults = {k: a.default for k, a in row.attrs.items()}
+            if name == "Activation":
+                for act in row.attrs["act_type"].choices:
+                    assert expr_of(row, {"act_type": act}), act
+            elif name == "LeakyReLU":
+                for act in ("leaky", "elu", "selu", "gelu"):
+                    assert expr_of(row, {**defaults, "act_type": act}), act
+            else:
+                assert expr_of(row, defaults) is not None, name

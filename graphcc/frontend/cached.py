@@ -159,7 +159,8 @@ class CachedGraphs:
         g = tr.graph
         names = [g.nodes[i].attr("name") for i in g.input_ids]
         wrt = [names[k] for k in wrt_vars] if wrt_vars else None
-        exe = compile_graph(g, self.backend, self.passes, wrt, n_heads=tr.n_outputs)
+        exe = compile_graph(g, self.backend, self.passes, wrt, n_heads=tr.n_outputs,
+                            recompute=self.recompute)
         entry = Entry(tr, exe, wrt_vars)
         if self.check:
             from .check import check_entry

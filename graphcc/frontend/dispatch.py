@@ -130,8 +130,8 @@ def _finish(result, out):
     return result
 
 
-def call(name: str, *args, out=None, ctx=None, **kwargs):
-    op = registry.get(name)
+def call(op_name: str, /, *args, out=None, ctx=None, **kwargs):
+    op = registry.get(op_name)
     kwargs.pop("name", None)
     inputs, attrs = bind(op, args, kwargs)
     return invoke(op, inputs, attrs, out=out, ctx=ctx)

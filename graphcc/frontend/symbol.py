@@ -568,7 +568,7 @@ def to_graph(outputs, data_inputs=None, types=None):
             if id(n) not in ids:
                 raise GraphccError(f"variable {n.name} was not bound")
             continue
-        ids[id(n)] = b.add(n.op.name, [ids[id(i)] for i in n.inputs], dict(n.attrs), loc=n.loc)
+        ids[id(n)] = b.emit(n.op.name, [ids[id(i)] for i in n.inputs], dict(n.attrs), loc=n.loc)
     g = b.build([ids[id(n)] for n in out_nodes])
     return g, variables
 

@@ -173,8 +173,10 @@ class GraphBuilder:
     def is_const(self, i: int, value: float | None = None) -> bool:
         return is_const(self.nodes, self.consts, i, value)
 
-    def add(self, op_name: str, inputs: Sequence[int], attrs: Mapping | None = None,
-            loc: str | None = None) -> int:
+    def emit(self, op_name: str, inputs: Sequence[int], attrs: Mapping | None = None,
+             loc: str | None = None) -> int:
+        """Append ``op_name(*inputs)`` (type inferred) and return its index. (Named ``emit``,
+        not ``add``: as an op namespace, ``b.add(x, y)`` is the add op.)"""
         op = ops.get(op_name)
         attrs_t = ops.normalize_attrs(op, attrs or {})
         where = f" at {loc or self.loc}" if (loc or self.loc) else ""
@@ -203,6 +205,6 @@ class GraphBuilder:
         def f(*args, **attrs):
             from ..frontend.dispatch import bind_ids
             inputs, at = bind_ids(op, args, attrs)
-            return self.add(name, inputs, at)
+            return self.emit(name, inputs, at)
         f.__name__ = name
         return f

@@ -294,7 +294,14 @@ unary("softrelu", _softrelu_np, _g_softrelu, (0,),
       "(max({0}, 0.0) + math.log1p(math.exp(-abs({0}))))")
 unary("softsign", lambda x: x / (1 + np.abs(x)), _g_softsign, (0,), "{0} / (1.0 + abs({0}))")
 unary("erf", erf_np, _g_erf, (0,), "math.erf({0})")
-unary("gelu", _gelu_np, _g_gelu, (0,), None,
+def _gelu_expr(attrs):
+    if attrs["approximation"] == "tanh":
+        return ("(0.5 * {0} * (1.0 + math.tanh(0.7978845608028654 * "
+                "({0} + 0.044715 * {0} * {0} * {0}))))")
+    return "(0.5 * {0} * (1.0 + math.erf({0} * 0.7071067811865476)))"
+
+
+unary("gelu", _gelu_np, _g_gelu, (0,), _gelu_expr,
       attrs={"approximation": Attr("str", "erf", ("erf", "tanh"))},
       doc="GELU: x * Phi(x) ('erf') or its tanh approximation ('tanh')")
 unary("clip", _clip_np, _g_clip, (0,), "min(max({0}, {a_min}), {a_max})",
@@ -335,10 +342,16 @@ def _act_needs():
     return (0, "out")   # the rule reads the input (softrelu, softsign) or output (the others)
 
 
+def _act_expr(attrs):
+    from . import registry
+    return registry.get(_ACT[attrs["act_type"]]).expr
+
+
 register(OpDef(
     name="Activation", inputs=("data",), infer=_same, impl=_act_np,
     attrs={"act_type": Attr("str", choices=tuple(_ACT))}, grad=_g_act, needs=_act_needs(),
-    kind="elementwise", inplace=(0,), doc="relu / sigmoid / tanh / softrelu / softsign"))
+    kind="elementwise", inplace=(0,), expr=_act_expr,
+    doc="relu / sigmoid / tanh / softrelu / softsign"))
 
 _LEAKY_TYPES = ("leaky", "elu", "selu", "gelu", "prelu")
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -414,8 +427,20 @@ def _leaky_complete(shapes, attrs):
     return shapes
 
 
+_LEAKY_EXPR = {
+    "leaky": "({0} if {0} > 0 else {0} * {slope})",
+    "elu": "({0} if {0} > 0 else {slope} * math.expm1({0}))",
+    "selu": f"({_SELU_LAMBDA} * ({{0}} if {{0}} > 0 else {_SELU_ALPHA} * math.expm1({{0}})))",
+    "gelu": "(0.5 * {0} * (1.0 + math.erf({0} * 0.7071067811865476)))",
+}
+
+
+def _leaky_expr(attrs):
+    return _LEAKY_EXPR.get(attrs["act_type"])   # prelu: per-channel gamma, not fusible
+
+
 register(OpDef(
-    name="LeakyReLU", inputs=("data", "gamma"), input_names=_leaky_names, infer=_leaky_infer,
+    name="LeakyReLU", inputs=("data", "gamma"), expr=_leaky_expr, input_names=_leaky_names, infer=_leaky_infer,
     impl=_leaky_np, grad=_g_leaky, needs=(0, 1), kind="elementwise", inplace=(0,),
     attrs={"act_type": Attr("str", "leaky", _LEAKY_TYPES), "slope": Attr("float", 0.25),
            "lower_bound": Attr("float", 0.125), "upper_bound": Attr("float", 0.334)},
@@ -641,25 +666,24 @@ for _n, _f, _e in [("logical_and", np.logical_and, "and"), ("logical_or", np.log
 # ---------------------------------------------------------------- where
 
 
+def _where_rows(cond_shape, xy) -> bool:
+    """MXNet: a 1-D condition as long as the first axis selects whole rows."""
+    return len(cond_shape) == 1 and len(xy) > 1 and cond_shape[0] == xy[0] and \
+        tuple(cond_shape) != tuple(xy)
+
+
 def _where_infer(in_types, attrs):
     cond, x, y = in_types
     dt = same_dtype("where", (x, y))
     xy = broadcast_shapes(x.shape, y.shape)
-    if cond.ndim == 1 and len(xy) > 1 and cond.shape[0] == xy[0] and cond.shape != xy:
-        return TensorType(xy, dt)     # MXNet: a 1-D condition selects whole rows
+    if _where_rows(cond.shape, xy):
+        return TensorType(xy, dt)
     return TensorType(broadcast_shapes(cond.shape, xy), dt)
 
 
-def _where_cond(cond, ndim):
-    if cond.ndim == 1 and ndim > 1:
-        return cond.reshape((-1,) + (1,) * (ndim - 1))
-    return cond
-
-
 def _where_np(cond, x, y):
-    shape = np.broadcast_shapes(x.shape, y.shape)
-    c = _where_cond(cond, len(shape)) if cond.ndim == 1 and len(shape) > 1 and \
-        cond.shape[0] == shape[0] and cond.shape != shape else cond
+    xy = np.broadcast_shapes(x.shape, y.shape)
+    c = cond.reshape((-1,) + (1,) * (len(xy) - 1)) if _where_rows(cond.shape, xy) else cond
     return np.where(c != 0, x, y)
 
 
@@ -668,7 +692,8 @@ def _g_where(c):
     cond = c.inputs[0]
     ct = c.in_types[0]
     nd = c.out_type.ndim
-    if ct.ndim == 1 and nd > 1 and ct.shape != c.out_type.shape:
+    xy = broadcast_shapes(c.in_types[1].shape, c.in_types[2].shape)
+    if _where_rows(ct.shape, xy):
         cond = F._reshape_to(cond, shape=(ct.shape[0],) + (1,) * (nd - 1))
     z = F.zeros(shape=c.out_type.shape, dtype=c.out_type.dtype)
     gx = F.where(F.broadcast_like(F.cast(cond, dtype=c.out_type.dtype), z), c.g, z)

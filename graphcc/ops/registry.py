@@ -177,7 +177,8 @@ class OpDef:
     needs: tuple = ()                     # forward values the gradient reads: "out", 0, 1, ...
     kind: str = "opaque"
     inplace: tuple[int, ...] = ()         # inputs whose buffer the output may take over
-    expr: str | None = None               # scalar template for elementwise codegen: "{0} + {1}"
+    expr: object = None                   # scalar template for elementwise codegen: "{0} + {1}",
+    #                                       or attrs -> template (None: not fusible)
     aliases: tuple[str, ...] = ()
     random: bool = False                  # draws from the RNG: never folded or merged
     nondiff: tuple[int, ...] = ()         # inputs that get no gradient (indices, labels)
@@ -231,6 +232,12 @@ def get(name: str) -> OpDef:
 
 def kind(name: str) -> str:
     return get(name).kind
+
+
+def expr_of(op: "OpDef", attrs) -> str | None:
+    """The op's scalar expression template for these attributes (None: no template)."""
+    e = op.expr
+    return e(dict(attrs)) if callable(e) else e
 
 
 # ---------------------------------------------------------------- attributes and inference

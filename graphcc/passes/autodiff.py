@@ -56,7 +56,7 @@ def gradient(g: Graph, wrt: Sequence[str], n_heads: int | None = None
     adj: dict[int, int] = {}
 
     def accumulate(i, v):
-        adj[i] = v if i not in adj else b.add("add", [adj[i], v])
+        adj[i] = v if i not in adj else b.emit("add", [adj[i], v])
 
     for o, h in zip(g.outputs, heads):
         if o in reach:
@@ -94,7 +94,7 @@ def gradient(g: Graph, wrt: Sequence[str], n_heads: int | None = None
             outs.append(adj[w])
         else:
             t = g.type(w)
-            outs.append(b.add("zeros", [], {"shape": t.shape, "dtype": t.dtype}))
+            outs.append(b.emit("zeros", [], {"shape": t.shape, "dtype": t.dtype}))
     return b.build(outs), GradInfo(len(g.outputs), tuple(wrt), heads)
 
 

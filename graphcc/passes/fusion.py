@@ -58,7 +58,7 @@ def _classify(g: Graph, i: int):
     row = ops.get(n.op)
     if row.random or row.expand is not None:
         return None
-    if row.kind in _EW and row.expr is not None:
+    if row.kind in _EW and ops.registry.expr_of(row, n.attrs) is not None:
         return _Group("ew", i, {n.shape})
     if row.kind == "reduction" and n.inputs:
         try:

@@ -89,9 +89,10 @@ def lifetimes(g: Graph) -> Lifetimes:
         for j in node.inputs:
             readers.setdefault(j, []).append(i)
     outputs = set(g.outputs)
+    grads_out = _gradient_outputs(g)
     materialized = []
     for i, node in enumerate(g.nodes):
-        if node.op in ("input", "const"):
+        if node.op in ("input", "const") or i in grads_out:
             continue
         k = kernel_of.get(i)
         internal = (k is not None and i not in outputs and
@@ -113,6 +114,14 @@ def lifetimes(g: Graph) -> Lifetimes:
             src = node.inputs[0]
             last_use[src] = max(last_use[src], last_use[i])
     return Lifetimes(materialized, step, last_use, readers, n)
+
+
+def _gradient_outputs(g: Graph) -> set[int]:
+    """Outputs computed from head gradients: they go to the variables' gradient storage
+    (Parameter.grad, x.grad), outside the plan."""
+    from ..ir.phases import depends_on_heads
+    dep = depends_on_heads(g)
+    return {o for o in g.outputs if o in dep and g.nodes[o].op != "input"}
 
 
 def _nbytes(node) -> int:
@@ -309,8 +318,9 @@ def place_separate(storages: list[Storage]) -> int:
 def naive_bytes(g: Graph) -> int:
     """Every intermediate value in its own buffer (views free, nothing fused)."""
     total = 0
-    for node in g.nodes:
-        if node.op in ("input", "const") or ops.get(node.op).kind == "view":
+    grads_out = _gradient_outputs(g)
+    for i, node in enumerate(g.nodes):
+        if node.op in ("input", "const") or ops.get(node.op).kind == "view" or i in grads_out:
             continue
         total += _nbytes(node)
     return total
