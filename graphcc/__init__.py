@@ -14,6 +14,9 @@ from . import lr_scheduler, optimizer  # noqa: E402
 from .frontend import gluon  # noqa: E402
 from ._aliases import install as _install_aliases  # noqa: E402
 
+from . import passes  # noqa: E402
+from .compiler import Executable, compile, trace  # noqa: E402,A004
+
 init = initializer
 _install_aliases()
 
@@ -21,6 +24,6 @@ ndarray = nd
 symbol = sym
 __version__ = "0.1.0"
 
-__all__ = ["Context", "GraphccError", "NDArray", "autograd", "base", "context", "cpu",
+__all__ = ["Executable", "compile", "passes", "trace", "Context", "GraphccError", "NDArray", "autograd", "base", "context", "cpu",
            "cpu_pinned", "current_context", "errors", "flags", "gpu", "nd", "ndarray",
            "gluon", "init", "initializer", "num_gpus", "ops", "random", "sym", "symbol"]

@@ -268,6 +268,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True, create
         arr = leaf.array()
         if arr is None or leaf.grad_req == "null" or arr._grad is None:
             continue
+        arr._fresh_grad = True
         g = leaf_grads.get(k)
         if g is None:
             if leaf.grad_req == "write":

@@ -60,13 +60,15 @@ def _signature(fmt):
     return (fmt[0].__name__, tuple(_signature(p) for p in fmt[1]))
 
 
-def trace_block(block, args, kwargs=None) -> TraceResult:
-    """Run the block's Python once on traced arrays and lower the result to a graph."""
+def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
+    """Run the block's Python once on traced arrays and lower the result to a graph.
+    ``recording``: the call is under ``autograd.record()`` (training ops then also emit
+    their auxiliary-state updates as extra outputs)."""
     arrays: list = []
     fmt = _flatten(list(args), arrays)
     names = ["data"] if len(arrays) == 1 else [f"data{i}" for i in range(len(arrays))]
     data_vars = [typed_var(n, a._type) for n, a in zip(names, arrays)]
-    tr = Trace("hybridize")
+    tr = Trace("hybridize", recording)
     with tracing(tr):
         sargs = _rebuild(fmt, iter(data_vars))
         out = block.forward(*sargs, **(kwargs or {}))
@@ -143,7 +145,7 @@ class CachedGraphs:
     # ------------------------------------------------------------ build
     def _build(self, args, arrays, recording, needs) -> Entry:
         with autograd.pause(autograd.is_training()):
-            tr = trace_block(self.block, args)
+            tr = trace_block(self.block, args, recording=recording)
         self.trace_count += 1
         wrt_vars = []
         if recording:

@@ -16,7 +16,8 @@ from .dispatch import call
 
 class NDArray(ArithmeticMixin):
     """An n-dimensional array with MXNet's NDArray methods and operators."""
-    __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_ag_node", "_ag_index", "__weakref__")
+    __slots__ = ("_data", "_ctx", "_grad", "_grad_req", "_ag_node", "_ag_index", "_fresh_grad",
+                 "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data: np.ndarray, ctx: Context | None = None):
@@ -26,6 +27,7 @@ class NDArray(ArithmeticMixin):
         self._grad_req = "null"
         self._ag_node = None
         self._ag_index = 0
+        self._fresh_grad = False        # backward() wrote this variable's gradient
 
     # ------------------------------------------------------------ attributes
     @property

@@ -514,7 +514,7 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
     node = SymNode(op, nodes, attrs_t, NameManager.get(name, op.name), t, loc)
     tr = current_trace()
     if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
-            and dict(attrs_t).get("training") and autograd.is_recording()):
+            and dict(attrs_t).get("training") and tr.recording):
         from . import sym as F
         for index, value in op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t)):
             if nodes[index].is_var and nodes[index].param is not None:

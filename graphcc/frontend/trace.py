@@ -13,8 +13,9 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Trace:
     """One tracing session: the variable standing for each parameter, and what was read."""
 
-    def __init__(self, purpose: str = "hybridize"):
+    def __init__(self, purpose: str = "hybridize", recording: bool = False):
         self.purpose = purpose          # "hybridize" or "infer_shape"
+        self.recording = recording      # the traced call runs under autograd.record()
         self.param_vars: dict[int, object] = {}
         self.params: dict[int, object] = {}
         self.aux_updates: list = []     # (variable SymNode, new value Symbol)

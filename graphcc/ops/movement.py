@@ -79,10 +79,6 @@ def _composite(name):
     return infer, impl
 
 
-def _same(in_types, attrs):
-    return in_types[0]
-
-
 def _no_grad(c):
     return (None,) * len(c.in_types)
 

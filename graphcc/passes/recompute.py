@@ -3,8 +3,9 @@ Memory Cost"): keep only some forward values for the backward and recompute the 
 
 Stages: (1) the forward values the backward reads are the *saved* set (graph inputs and
 constants are free and always kept); (2) every k-th saved value in forward order is a
-checkpoint, k ~ sqrt(len(saved)) by default (or ``len(saved) / segments``); random ops and
-forward outputs are always checkpoints; (3) each backward node that reads a non-checkpoint
+checkpoint (``k = len(saved) / segments``; by default the spacing and phase around
+sqrt(len(saved)) with the lowest peak of live bytes is chosen); random ops and forward outputs
+are always checkpoints; (3) each backward node that reads a non-checkpoint
 forward value gets, just before it, a clone of the forward computation of that value back to
 the checkpoints; clones are shared, so every forward node is recomputed at most once: the
 extra cost is bounded by one forward pass.
@@ -21,6 +22,34 @@ from ..ir.phases import forward_region
 
 
 def recompute(g: Graph, segments: int | None = None) -> Graph:
+    """With ``segments`` None, try checkpoint spacings around sqrt(n) and keep the graph with
+    the smallest peak of live bytes."""
+    if segments is not None:
+        return _recompute(g, segments)
+    from ..runtime.plan import build_storages, lifetimes, peak_live
+    best, best_peak = g, None
+    n_saved = _saved_count(g)
+    if n_saved < 4:
+        return g
+    root = math.sqrt(n_saved)
+    for k in range(2, int(2 * root) + 2):
+        for offset in sorted({0, k // 2}):
+            cand = _recompute(g, None, k, offset)
+            lt = lifetimes(cand)
+            peak = peak_live(build_storages(cand, lt)[0])
+            if best_peak is None or peak < best_peak:
+                best, best_peak = cand, peak
+    return best
+
+
+def _saved_count(g: Graph) -> int:
+    fwd = forward_region(g)
+    return len({j for i, n in enumerate(g.nodes) if i not in fwd for j in n.inputs
+                if j in fwd and g.nodes[j].op not in ("input", "const")})
+
+
+def _recompute(g: Graph, segments: int | None, spacing: int | None = None,
+               offset: int = 0) -> Graph:
     fwd = forward_region(g)
     if len(fwd) == len(g.nodes):
         return g                      # an inference graph: nothing is saved
@@ -29,9 +58,10 @@ def recompute(g: Graph, segments: int | None = None) -> Graph:
                     if j in fwd and g.nodes[j].op not in ("input", "const")})
     if len(saved) < 4:
         return g
-    k = max(2, len(saved) // segments if segments else math.ceil(math.sqrt(len(saved))))
+    k = spacing or max(2, len(saved) // segments if segments else
+                       math.ceil(math.sqrt(len(saved))))
     outputs = set(g.outputs)
-    keep = set(saved[k - 1::k]) | {i for i in compute if ops.get(g.nodes[i].op).random} | \
+    keep = set(saved[(k - 1 + offset) % k::k]) | {i for i in compute if ops.get(g.nodes[i].op).random} | \
         {i for i in compute if i in outputs}
     nodes: list = []
     remap: dict[int, int] = {}

@@ -215,9 +215,12 @@ def _overlap(a: Storage, b: Storage) -> bool:
 
 
 def place_arena(storages: list[Storage]) -> int:
-    """Greedy offset assignment; tries several orders and keeps the smallest arena."""
+    """Greedy offset assignment; tries several orders, and MXNet's pool layout as one more
+    candidate, and keeps the smallest arena (so it is never worse than ``mxnet``)."""
     if not storages:
         return 0
+    mx_total = place_mxnet(storages)
+    mx_offsets = [s.offset for s in storages]
     orders = [
         sorted(range(len(storages)), key=lambda k: (-storages[k].size,
                                                      storages[k].start)),
@@ -231,6 +234,8 @@ def place_arena(storages: list[Storage]) -> int:
         total = max(offsets[k] + _align(storages[k].size) for k in range(len(storages)))
         if best is None or total < best:
             best, best_offsets = total, offsets
+    if mx_total < best:
+        best, best_offsets = mx_total, mx_offsets
     for k, s in enumerate(storages):
         s.offset = best_offsets[k]
     return best

@@ -16,7 +16,6 @@ to the others; otherwise each device updates its own copy with its own optimizer
 """
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 
@@ -38,73 +37,17 @@ class StaleGradientError(GraphccError, UserWarning):
 
 # ---------------------------------------------------------------- fresh-gradient flags
 #
-# MXNet: Imperative::Backward marks every variable of the recorded graph with grad_req !=
-# 'null' as having a fresh gradient (``NDArray._fresh_grad``); Trainer._update checks the flag
-# on each parameter's data array and clears it after updating. ``autograd.grad`` does not set
-# it. graphcc's NDArray has no such slot yet, so until it does, a thin wrapper around
-# ``autograd.backward`` records the variables reachable from the heads (before running the
-# original), and the flag lives in ``_FRESH`` (id -> weak reference, so dead arrays never
-# match a reused id).
-
-_FRESH: dict[int, weakref.ref] = {}
-_HAS_SLOT = "_fresh_grad" in getattr(NDArray, "__slots__", ())
-
-
-def _reachable_variables(heads):
-    if isinstance(heads, NDArray):
-        heads = [heads]
-    out, nodes = [], []
-    for h in heads:
-        node = getattr(h, "_ag_node", None)
-        if isinstance(node, autograd.Leaf):
-            out.append(node)
-        elif node is not None:
-            nodes.append(node)
-    for node in autograd._topo(nodes):
-        for p in node.parents:
-            if p is not None and isinstance(p[0], autograd.Leaf):
-                out.append(p[0])
-    return out
-
-
-def _install_backward_hook():
-    original = autograd.backward
-    if getattr(original, "_marks_fresh_grads", False):
-        return
-
-    def backward(heads, head_grads=None, retain_graph=False, train_mode=True,
-                 create_graph=False):
-        leaves = _reachable_variables(heads)
-        original(heads, head_grads, retain_graph=retain_graph, train_mode=train_mode,
-                 create_graph=create_graph)
-        for leaf in leaves:
-            arr = leaf.array()
-            if arr is not None and leaf.grad_req != "null" and arr._grad is not None:
-                _set_fresh(arr, True)
-
-    backward.__doc__ = original.__doc__
-    backward._marks_fresh_grads = True
-    autograd.backward = backward
+# As in MXNet, autograd.backward marks every variable of the recorded graph with grad_req !=
+# 'null' as having a fresh gradient (``NDArray._fresh_grad``); the trainer checks the flag on
+# each parameter's data array and clears it after updating. ``autograd.grad`` does not set it.
 
 
 def _is_fresh(arr) -> bool:
-    if _HAS_SLOT:
-        return bool(arr._fresh_grad)
-    ref = _FRESH.get(id(arr))
-    return ref is not None and ref() is arr
+    return bool(arr._fresh_grad)
 
 
 def _set_fresh(arr, flag: bool):
-    if _HAS_SLOT:
-        arr._fresh_grad = flag
-    elif flag:
-        _FRESH[id(arr)] = weakref.ref(arr, lambda _, k=id(arr): _FRESH.pop(k, None))
-    else:
-        _FRESH.pop(id(arr), None)
-
-
-if not _HAS_SLOT:
-    _install_backward_hook()
+    arr._fresh_grad = flag
 
 
 # ---------------------------------------------------------------- Trainer
