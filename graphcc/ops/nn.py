@@ -643,7 +643,7 @@ register(OpDef(
     name="LayerNorm", inputs=("data", "gamma", "beta"), infer=_ln_infer, impl=_ln_np,
     attrs={"axis": Attr("int", -1), "eps": Attr("float", 1e-5),
            "output_mean_var": Attr("bool", False)},
-    grad=_g_ln, needs=(0, 1), kind="opaque",
+    grad=_g_ln, needs=(0, 1), kind="reduction",
     complete=_param_complete(
         "LayerNorm", lambda x, a: (x[norm_axis(a["axis"], len(x))],)),
     doc="normalise over one axis (biased variance), then gamma * . + beta along that axis"))

@@ -246,13 +246,13 @@ def _g_log_softmax(c):  # dx = (g - exp(y) sum(g)) / T
 
 
 register(OpDef(name="softmax", inputs=("data",), infer=_sm_infer, impl=_softmax_np,
-               attrs=dict(_SM_ATTRS), grad=_g_softmax, needs=("out",), kind="opaque",
+               attrs=dict(_SM_ATTRS), grad=_g_softmax, needs=("out",), kind="reduction",
                inplace=(0,), doc="exp(x/T) normalised along axis"))
 register(OpDef(name="log_softmax", inputs=("data",), infer=_sm_infer, impl=_log_softmax_np,
-               attrs=dict(_SM_ATTRS), grad=_g_log_softmax, needs=("out",), kind="opaque",
+               attrs=dict(_SM_ATTRS), grad=_g_log_softmax, needs=("out",), kind="reduction",
                inplace=(0,), doc="log of softmax, computed stably"))
 register(OpDef(name="softmin", inputs=("data",), infer=_sm_infer,
                impl=lambda x, **a: _softmax_np(-x, **a),
                attrs=dict(_SM_ATTRS),
                grad=lambda c: (c.F.negative(_g_softmax(c)[0]),), needs=("out",),
-               kind="opaque", inplace=(0,), doc="softmax of -x"))
+               kind="reduction", inplace=(0,), doc="softmax of -x"))

@@ -23,14 +23,14 @@ from ..ir.phases import forward_region
 
 def recompute(g: Graph, segments: int | None = None) -> Graph:
     """With ``segments`` None, try checkpoint spacings around sqrt(n) and keep the graph with
-    the smallest peak of live bytes."""
+    the smallest peak of live bytes (the input graph itself when recomputing does not help)."""
     if segments is not None:
         return _recompute(g, segments)
     from ..runtime.plan import build_storages, lifetimes, peak_live
-    best, best_peak = g, None
     n_saved = _saved_count(g)
     if n_saved < 4:
         return g
+    best, best_peak = g, peak_live(build_storages(g, lifetimes(g))[0])   # never worse
     root = math.sqrt(n_saved)
     for k in range(2, int(2 * root) + 2):
         for offset in sorted({0, k // 2}):

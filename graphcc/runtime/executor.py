@@ -31,6 +31,11 @@ class Phase:
         for i in range(start, stop):
             for j in g.nodes[i].inputs:
                 last[j] = i
+        # A fused kernel is one step of the plan: its outputs may take over the storage of
+        # inputs that later members of the kernel still read. Members run one by one here,
+        # so their slotted values are written to the arena when the whole kernel has run.
+        kernel_end = {i: ks[-1] for ks in g.kernels for i in ks}
+        self.flush: dict[int, list[int]] = {}
         for i in range(start, stop):
             n = g.nodes[i]
             if n.op == "input":
@@ -43,6 +48,10 @@ class Phase:
             slotted = plan is not None and i in plan.storage_of and not (
                 row.kind == "view" and n.inputs and (n.inputs[0] in plan.storage_of) and
                 plan.storage_of[n.inputs[0]] == plan.storage_of[i])
+            end = kernel_end.get(i, i)
+            if slotted and end != i:
+                self.flush.setdefault(end, []).append(i)
+                slotted = False
             self.steps.append((i, row.impl, n.attrs_dict, n.inputs, (n.shape, n.dtype), frees,
                                slotted))
 
@@ -69,6 +78,10 @@ class Phase:
                 env[i] = r
                 if hook is not None:
                     hook(i, g.nodes[i] if g is not None else None, r)
+                if slots is not None and i in self.flush:
+                    for v in self.flush[i]:
+                        np.copyto(slots[v], env[v])
+                        env[v] = slots[v]
                 for j in frees:
                     env.pop(j, None)
         return env
