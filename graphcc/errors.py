@@ -63,3 +63,12 @@ class ParameterError(GraphccError, ValueError):
 
 class PlanError(GraphccError, RuntimeError):
     """The memory plan is invalid (overlapping live buffers, wrong sizes)."""
+
+
+class CheckError(GraphccError, RuntimeError):
+    """``hybridize(check=True)``: the compiled graph disagrees with eager execution. ``op``,
+    ``loc`` and ``node`` name the first diverging node of the traced graph (when found)."""
+
+    def __init__(self, message, op=None, loc=None, node=None):
+        super().__init__(message)
+        self.op, self.loc, self.node = op, loc, node

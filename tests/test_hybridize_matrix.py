@@ -421,7 +421,21 @@ def test_hybridized_matches_eager(case, mode):
             _restore(net, start)
             got = _run(case, net, arrays, mode, seed=batch)
             _compare(case, eager, got, f"batch {batch}, {mode}, {attempt}")
+            traces = _trace_counts(net)
+            if attempt.startswith("first"):
+                assert all(t >= 1 for t in traces), f"{case.id}: the call did not compile"
+                first = traces
+            else:
+                assert traces == first, f"{case.id}: the second call retraced"
         _restore(net, start)
+
+
+def _trace_counts(net):
+    """Trace counts of the outermost HybridBlocks (the block itself, or the children of a
+    plain Block, which hybridize separately)."""
+    if isinstance(net, gluon.HybridBlock):
+        return [net.trace_count]
+    return [t for c in net._children.values() for t in _trace_counts(c)]
 
 
 # ---------------------------------------------------------------------- coverage of the API

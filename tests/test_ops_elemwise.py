@@ -52,6 +52,9 @@ ZERO_GRAD = {
     "floor": lambda x: np.vectorize(math.floor, otypes=[float])(x) if x.size else x,
     "ceil": lambda x: np.vectorize(math.ceil, otypes=[float])(x) if x.size else x,
     "trunc": lambda x: np.vectorize(math.trunc, otypes=[float])(x) if x.size else x,
+    "fix": lambda x: np.vectorize(math.trunc, otypes=[float])(x) if x.size else x,
+    "rint": lambda x: np.vectorize(lambda v: float(round(v)), otypes=[float])(x)
+    if x.size else x,
     "round": lambda x: np.vectorize(lambda v: math.floor(abs(v) + 0.5) * (1 if v >= 0 else -1),
                                     otypes=[float])(x) if x.size else x,
     "logical_not": lambda x: (x == 0).astype(x.dtype),

@@ -173,3 +173,20 @@ def test_reduction_axis_errors():
         run("sum", np.ones((2, 3)), axis=2)
     with pytest.raises(ShapeError):
         run("softmax", np.ones((2, 3)), axis=-3)
+
+
+@given(data=st.data())
+def test_nanprod(data):
+    shape, axis, keepdims, exclude = _axes_case(data)
+    x = data.draw(floats_array(shape, 0.5, 2.0))
+    x.reshape(-1)[0] = np.nan
+    axes = _picked(len(shape), axis, exclude)
+    want = _loop_reduce(x, axes, keepdims, lambda v: _prod([e for e in v if e == e]))
+    np.testing.assert_allclose(run("nanprod", x, axis=axis, keepdims=keepdims, exclude=exclude),
+                               want, rtol=1e-12)
+
+
+@given(x=floats_array(shapes(2, 3, 1, 4), -3, 3))
+def test_argmax_channel_is_argmax_of_last_axis(x):
+    want = np.array([float(list(r).index(max(r))) for r in x.reshape(-1, x.shape[-1])])
+    np.testing.assert_array_equal(run("argmax_channel", x).ravel(), want)

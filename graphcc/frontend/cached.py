@@ -30,6 +30,8 @@ class TraceResult:
     out_format: object        # nesting of the outputs (None = single output)
     n_outputs: int            # user outputs; aux-state updates follow them
     aux_targets: list = field(default_factory=list)   # Parameters updated by the extra outputs
+    outputs: list = field(default_factory=list)   # the traced output Symbols (for export)
+    inputs: list = field(default_factory=list)    # the data variables: data or data0, data1..
 
 
 def _flatten(x, out):
@@ -87,7 +89,7 @@ def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
             p.shape = v._nodes[0].type.shape
             p._finish_deferred_init()
     return TraceResult(g, variables, out_fmt, len(outs),
-                       [node.param for node, _ in tr.aux_updates])
+                       [node.param for node, _ in tr.aux_updates], outs, data_vars)
 
 
 @dataclass
@@ -111,6 +113,7 @@ class CachedGraphs:
         self.entries: OrderedDict = OrderedDict()
         self.trace_count = 0
         self.last: Entry | None = None
+        self._params = None       # the block's parameters, for their grad_req in the key
 
     def __call__(self, *args, **kwargs):
         if kwargs:
@@ -129,11 +132,15 @@ class CachedGraphs:
         recording = autograd.is_recording()
         training = autograd.is_training()
         needs = tuple(a._ag_node is not None for a in arrays) if recording else ()
+        if recording:     # which parameters get gradients decides what the graph computes
+            if self._params is None:
+                self._params = list(self.block.collect_params().values())
+            needs += tuple(p.grad_req != "null" for p in self._params)
         key = (_signature(fmt), tuple((a.shape, a._data.dtype.name) for a in arrays), ctx,
                training, recording, needs)
         entry = self.entries.get(key)
         if entry is None:
-            entry = self._build(args, arrays, recording, needs)
+            entry = self._build(args, arrays, recording, needs[:len(arrays)])
             self.entries[key] = entry
             while len(self.entries) > max(1, flags.CACHE_SIZE):
                 self.entries.popitem(last=False)
@@ -166,7 +173,7 @@ class CachedGraphs:
         entry = Entry(tr, exe, wrt_vars)
         if self.check:
             from .check import check_entry
-            check_entry(self.block, entry, args, arrays)
+            check_entry(self, entry, args, arrays)
         return entry
 
     # ------------------------------------------------------------ run
@@ -186,7 +193,7 @@ class CachedGraphs:
 
     def _run(self, entry, arrays, ctx, recording):
         inputs = self._inputs(entry, arrays, ctx)
-        hook = self._hook(entry)
+        hook = self._hook(entry, inputs)
         outs, saved = entry.exe.forward(inputs, hook)
         n = entry.trace.n_outputs
         results = [NDArray(o if not _aliases(o, inputs) else np.array(o, copy=True), ctx)
@@ -205,17 +212,34 @@ class CachedGraphs:
             autograd.record_custom(type(self.block).__name__, targets, results, backward)
         return _rebuild(entry.trace.out_format, iter(results))
 
-    def _hook(self, entry):
+    def _hook(self, entry, inputs):
+        """The block's op hook (``register_op_hook``) as an executor hook: it sees each
+        executed node's output (a copy) as ``callback(f"{op}{index}", op, value)``, indices
+        into ``entry.exe.graph``; with ``monitor_all`` also each node's inputs first, named
+        ``f"{op}{index}_input{k}"``."""
         hooks = getattr(self.block, "_op_hooks", None)
         if not hooks:
             return None
         callback, monitor_all = hooks[0]
         g = entry.exe.graph
+        values = {}
+        if monitor_all:
+            ids = [i for i in g.input_ids if g.nodes[i].attr("role") != "grad"]
+            values = {i: x._data if isinstance(x, NDArray) else np.asarray(x)
+                      for i, x in zip(ids, inputs)}
+            values.update({i: g.consts[n.attr("name")] for i, n in enumerate(g.nodes)
+                           if n.op == "const"})
 
         def hook(i, node, value):
-            name = f"{node.op}{i}" if node is not None else f"node{i}"
-            callback(name, node.op if node is not None else "", NDArray(value))
-        _ = g, monitor_all
+            node = g.nodes[i]
+            value = np.array(value, copy=True)     # arena slots are reused later
+            if monitor_all:
+                for k, j in enumerate(node.inputs):
+                    if j in values:
+                        callback(f"{node.op}{i}_input{k}", node.op,
+                                 NDArray(np.array(values[j], copy=True)))
+                values[i] = value
+            callback(f"{node.op}{i}", node.op, NDArray(value))
         return hook
 
     def memory_report(self):

@@ -12,8 +12,10 @@ rule when the data shape is known.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import numbers
+import threading
 
 import numpy as np
 
@@ -30,22 +32,40 @@ _names = itertools.count()
 
 
 class NameManager:
-    """Automatic names like MXNet's: ``fullyconnected0``, ``fullyconnected1``..."""
+    """Automatic names like MXNet's: ``fullyconnected0``, ``fullyconnected1``...
+
+    Inside ``name_prefix(prefix)`` (a HybridBlock's forward on symbols) every name gets the
+    block's prefix and automatic names count from 0 again, as MXNet's ``Prefix`` manager does:
+    ``name='fwd'`` in Dense becomes ``dense0_fwd``."""
     counters: dict[str, int] = {}
+    _local = threading.local()
 
     @classmethod
     def get(cls, name, hint):
-        if name:
-            return name
-        hint = hint.lower().lstrip("_")
-        n = cls.counters.get(hint, 0)
-        cls.counters[hint] = n + 1
-        return f"{hint}{n}"
+        scope = getattr(cls._local, "scope", None)
+        if not name:
+            hint = hint.lower().lstrip("_")
+            counters = scope[1] if scope is not None else cls.counters
+            n = counters.get(hint, 0)
+            counters[hint] = n + 1
+            name = f"{hint}{n}"
+        return scope[0] + name if scope is not None else name
+
+
+@contextlib.contextmanager
+def name_prefix(prefix):
+    """Names made inside get ``prefix`` (MXNet's ``with block.name_scope():`` on symbols)."""
+    old = getattr(NameManager._local, "scope", None)
+    NameManager._local.scope = (prefix, {})
+    try:
+        yield
+    finally:
+        NameManager._local.scope = old
 
 
 class SymNode:
     __slots__ = ("op", "inputs", "attrs", "name", "type", "partial", "loc", "role", "value",
-                 "param", "var_attrs", "__weakref__")
+                 "param", "var_attrs", "origin", "__weakref__")
 
     def __init__(self, op, inputs, attrs, name, type_, loc="", role="data", value=None,
                  param=None, partial=None, var_attrs=None):
@@ -60,6 +80,7 @@ class SymNode:
         self.value = value            # const variables: the captured NDArray
         self.param = param            # parameter variables: the gluon Parameter
         self.var_attrs = var_attrs or {}
+        self.origin = None            # (Origin, k): k-th output of a composite op's expansion
 
     @property
     def is_var(self):
@@ -86,6 +107,14 @@ def topo(outputs) -> list[SymNode]:
                 seen.add(id(node))
                 order.append(node)
     return order
+
+
+def _output_name(n) -> str:
+    if n.is_var:
+        return n.name
+    if n.origin is not None and n.origin[0].n_out > 1:   # k-th output of split, topk...
+        return f"{n.origin[0].name}_output{n.origin[1]}"
+    return f"{n.name}_output"
 
 
 def _aux_vars(order) -> set:
@@ -117,7 +146,7 @@ class Symbol(ArithmeticMixin):
         return self._nodes[0]
 
     def list_outputs(self):
-        return [n.name if n.is_var else f"{n.name}_output" for n in self._nodes]
+        return [_output_name(n) for n in self._nodes]
 
     def list_arguments(self):
         order = topo(self._nodes)
@@ -334,7 +363,7 @@ class Symbol(ArithmeticMixin):
 
     def _infer(self, given: dict, partial: bool):
         """Types of every node (by id) from the given variable shapes/dtypes."""
-        types = {}
+        types, cache = {}, {}
         for n in topo(self._nodes):
             if n.is_var:
                 types[id(n)] = _var_type(n, given.get(n.name))
@@ -349,6 +378,10 @@ class Symbol(ArithmeticMixin):
                                      f"of {', '.join(missing)} are unknown; pass them to "
                                      "infer_shape")
                 types[id(n)] = None
+                continue
+            if n.op.expand is not None:       # a composite not expanded yet
+                from .composite import composite_type
+                types[id(n)] = composite_type(n, ins, cache)
                 continue
             where = f" at {n.loc}" if n.loc else f" (node {n.name})"
             types[id(n)] = ops.infer(n.op, tuple(ins), n.attrs, where)
@@ -495,9 +528,15 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
     nodes = [_as_node(x) for x in inputs]
     attrs_t = ops.normalize_attrs(op, attrs)
     loc = user_loc()
+    name = name or NameManager.get(None, op.name)
     if op.expand is not None:
+        from . import composite
+        if any(n.type is None for n in nodes) and not (
+                current_trace() is not None and current_trace().purpose == "hybridize"):
+            return composite.pending(op, nodes, attrs_t, name, loc)
         from . import sym as F
-        return op.expand(F, [Symbol([n]) for n in nodes], dict(attrs_t))
+        res = op.expand(F, [Symbol([n]) for n in nodes], dict(attrs_t))
+        return composite.mark(res, op, nodes, attrs_t, name)
     types = [n.type for n in nodes]
     if any(t is None for t in types) and op.complete is not None:
         types = _complete(op, nodes, types, attrs_t)
@@ -511,7 +550,7 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
                              f"{', '.join(unknown)}; give the layer its input size "
                              "(in_units / in_channels)")
         t = None
-    node = SymNode(op, nodes, attrs_t, NameManager.get(name, op.name), t, loc)
+    node = SymNode(op, nodes, attrs_t, name, t, loc)
     tr = current_trace()
     if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
             and dict(attrs_t).get("training") and tr.recording):
@@ -563,10 +602,15 @@ def to_graph(outputs, data_inputs=None, types=None):
             nm = nm + "_"
         used_names.add(nm)
         ids[id(n)] = b.input(nm, type_of(n), role)
+    cache: dict = {}
     for n in order:
         if n.is_var:
             if id(n) not in ids:
                 raise GraphccError(f"variable {n.name} was not bound")
+            continue
+        if n.op.expand is not None:           # a composite not expanded yet
+            from .composite import lower
+            ids[id(n)] = lower(b, n, ids, type_of, cache)
             continue
         ids[id(n)] = b.emit(n.op.name, [ids[id(i)] for i in n.inputs], dict(n.attrs), loc=n.loc)
     g = b.build([ids[id(n)] for n in out_nodes])

@@ -278,6 +278,8 @@ class Block:
         return out
 
     def _call_impl(self, *args, **kwargs):
+        if current_trace() is None and _has_symbol(args):
+            return _symbolic_call(self, args, kwargs)
         try:
             return self.forward(*args, **kwargs)
         except DeferredInitializationError:
@@ -324,6 +326,20 @@ def _flat(x):
             out.extend(_flat(v))
         return out
     return [x] if isinstance(x, NDArray) else []
+
+
+def _has_symbol(x):
+    from ..symbol import Symbol
+    if isinstance(x, (list, tuple)):
+        return any(_has_symbol(v) for v in x)
+    return isinstance(x, Symbol)
+
+
+def _symbolic_call(block, args, kwargs):
+    """``block(mx.sym.var('data'))``: build the block's Symbol, parameters as variables named
+    after them (MXNet's ``Parameter.var()``), one variable per parameter."""
+    with tracing(Trace("symbol")):
+        return block._call_impl(*args, **kwargs)
 
 
 def _map_arrays(x, fn, counter=None):
@@ -388,6 +404,8 @@ class HybridBlock(Block):
         return self._cached.trace_count if self._cached is not None else 0
 
     def _call_impl(self, *args, **kwargs):
+        if current_trace() is None and _has_symbol(args):
+            return _symbolic_call(self, args, kwargs)
         if self._active and current_trace() is None:
             from ..cached import CachedGraphs
             if self._cached is None:
@@ -400,11 +418,13 @@ class HybridBlock(Block):
         tr = current_trace()
         if tr is not None:
             from .. import sym as F
+            from ..symbol import name_prefix
             params = {k: v.data() for k, v in self._reg_params.items()}
-        else:
-            from .. import nd as F
-            ctx = x.context if isinstance(x, NDArray) else None
-            params = {k: v.data(ctx) for k, v in self._reg_params.items()}
+            with name_prefix(self.prefix):    # node names as MXNet's: dense0_fwd
+                return self.hybrid_forward(F, x, *args, **params)
+        from .. import nd as F
+        ctx = x.context if isinstance(x, NDArray) else None
+        params = {k: v.data(ctx) for k, v in self._reg_params.items()}
         return self.hybrid_forward(F, x, *args, **params)
 
     def hybrid_forward(self, F, x, *args, **kwargs):
