@@ -24,6 +24,7 @@ ndarray = nd
 symbol = sym
 __version__ = "0.1.0"
 
-__all__ = ["Executable", "compile", "passes", "trace", "Context", "GraphccError", "NDArray", "autograd", "base", "context", "cpu",
-           "cpu_pinned", "current_context", "errors", "flags", "gpu", "nd", "ndarray",
-           "gluon", "init", "initializer", "num_gpus", "ops", "random", "sym", "symbol"]
+__all__ = ["autograd", "base", "compile", "context", "Context", "cpu", "cpu_pinned",
+           "current_context", "errors", "Executable", "flags", "gluon", "gpu", "GraphccError",
+           "init", "initializer", "lr_scheduler", "nd", "NDArray", "ndarray", "num_gpus", "ops",
+           "optimizer", "passes", "random", "sym", "symbol", "trace"]

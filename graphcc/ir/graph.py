@@ -13,7 +13,6 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .. import ops
-from ..errors import ShapeError
 from .types import TensorType, canon_dtype
 
 from ..ops.pseudo import INPUT_ROLES

@@ -71,7 +71,7 @@ def _verify_kernels(g) -> None:
             if not 0 <= i < len(g.nodes):
                 raise VerifyError(f"kernel {k} names node %{i}, which does not exist")
             if i in seen:
-                _fail(g, i, f"node is in two kernels")
+                _fail(g, i, "node is in two kernels")
             seen.add(i)
             if g.nodes[i].op in ("input", "const"):
                 _fail(g, i, f"kernel {k} contains a graph input or constant")

@@ -2,7 +2,7 @@
 from .registry import (ALIASES, OPS, REQUIRED, Attr, GradCtx, OpDef, canonical, get, infer,
                        kind, normalize_attrs, register, run_impl)
 from . import elemwise, pseudo, random, reduce, shape  # noqa: F401  (modules register rows)
-from . import conv, movement, nn  # noqa: F401,E402
+from . import conv, indexing, movement, nn, sequence  # noqa: F401,E402
 
 __all__ = ["ALIASES", "OPS", "REQUIRED", "Attr", "GradCtx", "OpDef", "canonical", "get",
            "infer", "kind", "normalize_attrs", "register", "run_impl"]

@@ -2,7 +2,6 @@
 across each other, and the value a node draws is the value the backward pass sees."""
 from __future__ import annotations
 
-import numpy as np
 
 from ..ir.types import TensorType
 from .registry import Attr, OpDef, register

@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ... import initializer as _init
-from ...errors import DeferredInitializationError, GraphccError, ParameterError
+from ...errors import DeferredInitializationError, GraphccError
 from .. import autograd
 from ..ndarray import NDArray
 from ..serialization import read_arrays, save_arrays
