@@ -1,7 +1,8 @@
 """graphcc: a symbolic graph compiler with an imperative (Gluon-style) tracing frontend.
 
-``import graphcc as mx`` gives MXNet 1.x's user namespace: ``mx.nd``, ``mx.autograd``,
-``mx.cpu()``, ``mx.random.seed`` and (as they land) ``mx.sym``, ``mx.gluon``, ``mx.init``.
+``import graphcc as mx`` gives MXNet 1.x's user namespace: ``mx.nd``, ``mx.sym``,
+``mx.autograd``, ``mx.gluon``, ``mx.init``, ``mx.optimizer``, ``mx.cpu()``, ``mx.random.seed``;
+and the compiler's: ``graphcc.trace``, ``graphcc.compile``, ``graphcc.passes``.
 """
 from . import errors, flags, ops
 from .errors import GraphccError

@@ -72,3 +72,8 @@ class CheckError(GraphccError, RuntimeError):
     def __init__(self, message, op=None, loc=None, node=None):
         super().__init__(message)
         self.op, self.loc, self.node = op, loc, node
+
+
+class ExportError(GraphccError, RuntimeError):
+    """``HybridBlock.export`` cannot write this block (never traced, or its graph holds values
+    MXNet's format cannot express)."""

@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import inspect
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest
+from graphcc.gluon import contrib, loss, nn, rnn
 
 import graphcc as mx
 from graphcc import autograd, gluon, nd
-from graphcc.gluon import contrib, loss, nn, rnn
 
 RTOL, ATOL = 1e-5, 1e-6
 BATCHES = (2, 3)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import flags
+from .. import flags, ops
 from ..errors import DeviceError, GraphccError
 from . import autograd
 from .ndarray import NDArray
@@ -213,10 +213,10 @@ class CachedGraphs:
         return _rebuild(entry.trace.out_format, iter(results))
 
     def _hook(self, entry, inputs):
-        """The block's op hook (``register_op_hook``) as an executor hook: it sees each
-        executed node's output (a copy) as ``callback(f"{op}{index}", op, value)``, indices
-        into ``entry.exe.graph``; with ``monitor_all`` also each node's inputs first, named
-        ``f"{op}{index}_input{k}"``."""
+        """The block's op hook (``register_op_hook``) as an executor hook. Names follow
+        MXNet's monitor: ``callback(f"{op}{index}_output", op, value)`` for each executed node
+        (``index`` into ``entry.exe.graph``; the value is a copy), and with ``monitor_all``
+        first each of its inputs as ``f"{op}{index}_{input name}"``."""
         hooks = getattr(self.block, "_op_hooks", None)
         if not hooks:
             return None
@@ -234,12 +234,15 @@ class CachedGraphs:
             node = g.nodes[i]
             value = np.array(value, copy=True)     # arena slots are reused later
             if monitor_all:
+                names = ops.get(node.op).inputs
                 for k, j in enumerate(node.inputs):
+                    arg = names[k] if k < len(names) and not names[k].startswith("*") \
+                        else f"input{k}"
                     if j in values:
-                        callback(f"{node.op}{i}_input{k}", node.op,
+                        callback(f"{node.op}{i}_{arg}", node.op,
                                  NDArray(np.array(values[j], copy=True)))
                 values[i] = value
-            callback(f"{node.op}{i}", node.op, NDArray(value))
+            callback(f"{node.op}{i}_output", node.op, NDArray(value))
         return hook
 
     def memory_report(self):

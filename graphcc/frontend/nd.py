@@ -246,6 +246,19 @@ for _n, _f in [("uniform", _uniform), ("normal", _normal), ("randn", _randn),
     setattr(random, _n, _f)
 
 
+# ``nd.linalg.gemm2`` is the op ``linalg_gemm2`` (MXNet's sub-namespace of the linalg ops)
+linalg = _sub("linalg")
+
+
+def _linalg_getattr(name):
+    if "linalg_" + name in registry.OPS or "linalg_" + name in registry.ALIASES:
+        return __getattr__("linalg_" + name)
+    raise AttributeError(f"module 'graphcc.nd.linalg' has no attribute {name!r}")
+
+
+linalg.__getattr__ = _linalg_getattr
+
+
 # every registered op (and alias) not defined above becomes a generated function
 
 

@@ -99,6 +99,18 @@ class _Random:
 random = _Random()
 
 
+class _Linalg:
+    """``sym.linalg.gemm2`` is the op ``linalg_gemm2``, as in MXNet."""
+
+    def __getattr__(self, name):
+        if "linalg_" + name in registry.OPS or "linalg_" + name in registry.ALIASES:
+            return __getattr__("linalg_" + name)
+        raise AttributeError(f"module 'graphcc.sym.linalg' has no attribute {name!r}")
+
+
+linalg = _Linalg()
+
+
 def __getattr__(name):
     if name in registry.OPS or name in registry.ALIASES:
         f = _make(name)
