@@ -6,7 +6,8 @@ The model code below only imports ``graphcc as mx``, ``nd, autograd, gluon, init
 (independent of graphcc): forward passes with the nets' own weights, one SGD step from hand
 gradients (or central finite differences of the NumPy forward, in float64), BatchNorm
 statistics. Models that are HybridBlocks run un-hybridized and hybridized and must give the
-same numbers.
+same numbers. (User idioms such as ``super(Cls, self).__init__``, nested ``with`` blocks and
+``params.keys()`` are kept on purpose.)
 """
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def np_softmax_ce(logits, labels):
 
 def np_conv2d(x, w, b, stride=1, pad=0):
     """Cross-correlation NCHW x OIHW, one kernel offset at a time."""
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
     xp = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
     oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
@@ -746,7 +747,9 @@ def test_lstm_language_model_steps_match_numpy(hybridize):
                                for p in params.values()])
         d, t = corpus[i:i + BPTT], corpus[i + 1:i + 1 + BPTT]
         want_loss, h_next, c_next = np_lm_loss(flat, shapes, d, t, h_np, c_np)
-        g = numeric_grad(lambda v: np_lm_loss(v, shapes, d, t, h_np, c_np)[0], flat)
+        def batch_loss(v, shapes=shapes, d=d, t=t, h=h_np, c=c_np):
+            return np_lm_loss(v, shapes, d, t, h, c)[0]
+        g = numeric_grad(batch_loss, flat)
         norm = np.sqrt((g ** 2).sum())
         g = g * min(clip / norm, 1.0)
         want_flat = flat - lr * g / BATCH
@@ -953,7 +956,7 @@ def test_custom_block_with_get_constant_and_control_flow():
     assert out.shape == (1,)
     const = net.rand_weight.data().asnumpy()
     assert const.shape == (20, 20) and net.rand_weight.grad_req == "null"
-    assert [k[len(net.prefix):] for k in net.collect_params().keys()][0] == "rand_weight"
+    assert next(iter(net.collect_params().keys()))[len(net.prefix):] == "rand_weight"
 
     # NumPy check of the forward (the loop halves until the norm is <= 1)
     w, b = wb(net.dense)
@@ -1003,6 +1006,30 @@ def test_hybrid_custom_block_params_and_constant(hybridize):
     trainer.step(1)
     close(blk.scale.data(), [[2.0, 0.5, -1.0]])
     close(blk.bias.data(), 0.25 - 0.1 * (dz * scale).sum(0), rtol=1e-4, atol=1e-5)
+
+
+class Bilinear(nn.HybridBlock):
+    """x W y^T through F.linalg.gemm2 (MXNet's linalg sub-namespace inside hybrid_forward)."""
+
+    def __init__(self, size, **kwargs):
+        super(Bilinear, self).__init__(**kwargs)
+        with self.name_scope():
+            self.weight = self.params.get("weight", shape=(size, size))
+
+    def hybrid_forward(self, F, x, y, weight):
+        return F.linalg.gemm2(F.linalg.gemm2(x, weight), y, transpose_b=True, alpha=2.0)
+
+
+@both_modes
+def test_linalg_gemm2_in_hybrid_forward(hybridize):
+    net = Bilinear(3)
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    rs = np.random.RandomState(8)
+    x, y = rs.normal(size=(2, 3)), rs.normal(size=(4, 3))
+    w = net.weight.data().asnumpy()
+    close(net(nd.array(x), nd.array(y)), 2 * x @ w @ y.T, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- gluon.data feeding the loop

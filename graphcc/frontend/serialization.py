@@ -1,5 +1,7 @@
 """Saving and loading arrays (``nd.save`` / ``nd.load``, parameter files).
 
+Files written by MXNet 1.x are read too (see mxnet_params.py).
+
 The file is a NumPy ``.npz`` archive written through an open file (so the name is kept as
 given) with one marker entry telling whether a list or a dict was saved. Loading reads the
 whole file before returning anything, and any damage becomes a ``ParameterError`` naming the
@@ -43,12 +45,16 @@ def save_arrays(fname, data) -> None:
 
 
 def read_arrays(fname) -> tuple[str, dict]:
-    """(kind, name -> np.ndarray), fully read, or a ParameterError."""
+    """(kind, name -> np.ndarray), fully read, or a ParameterError. Reads graphcc's files and
+    MXNet 1.x's binary ones (``nd.save`` / ``.params`` written by MXNet)."""
     try:
         with open(fname, "rb") as f:
             raw = f.read()
     except OSError as e:
         raise ParameterError(f"cannot read {fname}: {e.strerror}") from None
+    from .mxnet_params import is_mxnet_file, read_mxnet_arrays
+    if is_mxnet_file(raw):
+        return read_mxnet_arrays(raw, fname)
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
