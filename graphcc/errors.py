@@ -61,6 +61,11 @@ class ParameterError(GraphccError, ValueError):
     """Loading, setting or naming parameters went wrong."""
 
 
+class ParameterLoadError(ParameterError, AssertionError):
+    """A parameter file does not match the block (missing, extra or mis-shaped parameters);
+    also an ``AssertionError``, which MXNet raises here."""
+
+
 class PlanError(GraphccError, RuntimeError):
     """The memory plan is invalid (overlapping live buffers, wrong sizes)."""
 

@@ -804,3 +804,31 @@ def test_check_message_for_a_pass_that_changes_an_attribute():
     # the rewritten node no longer matches; its first matched user diverges
     assert e.value.op == "add"
     assert re.search(rf"{THIS}:\d+", str(e.value))
+
+
+def test_shared_batchnorm_called_twice_updates_like_mxnet():
+    """One BatchNorm used twice in a record() (a siamese net): MXNet 1.9.1 applies the two
+    running-stat updates in reverse call order, each from the value the other left:
+    momentum 0.5, batch means 3 and 30, running mean 0 -> 0.5 * (0.5 * 0 + 0.5 * 30) + 0.5 * 3
+    = 9 (checked with MXNet 1.9.1)."""
+    for hybrid in (False, True):
+        bn = nn.BatchNorm(momentum=0.5, in_channels=1)
+        bn.initialize()
+
+        class Twice(gluon.HybridBlock):
+            def __init__(self):
+                super().__init__()
+                self.bn = bn
+
+            def hybrid_forward(self, F, a, b):
+                return self.bn(a) + self.bn(b)
+        net = Twice()
+        if hybrid:
+            net.hybridize()
+        a = nd.array(np.full((4, 1), 3.0) + np.array([[1.0], [-1.0], [1.0], [-1.0]]))
+        b = nd.array(np.full((4, 1), 30.0) + np.array([[2.0], [-2.0], [2.0], [-2.0]]))
+        a.attach_grad()
+        with autograd.record():
+            out = net(a, b)
+        out.backward()
+        np.testing.assert_allclose(bn.running_mean.data().asnumpy(), [9.0], rtol=1e-6)

@@ -11,6 +11,7 @@ Custom nodes (``Function`` and hybridized blocks) carry their own backward calla
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import weakref
 
@@ -89,7 +90,8 @@ class Leaf:
 class TapeNode:
     """One recorded call. ``parents[i]`` is (node or Leaf, output index) or None for a constant."""
     __slots__ = ("op", "attrs", "parents", "inputs", "out", "in_types", "out_types", "backward_fn",
-                 "freed", "name", "on_backward")
+                 "freed", "name", "on_backward", "seq")
+    _counter = itertools.count()
 
     def __init__(self, op, attrs, parents, inputs, out, in_types, out_types, backward_fn=None,
                  name=""):
@@ -104,6 +106,7 @@ class TapeNode:
         self.freed = False
         self.name = name or (op.name if op is not None else "custom")
         self.on_backward = None         # side effect when backward reaches this node
+        self.seq = next(TapeNode._counter)   # creation order: a topological order
 
 
 def _entry(arr):
@@ -162,6 +165,8 @@ _NOT_RECORDED = (
 
 
 def _topo(heads):
+    """The tape nodes reachable from ``heads``, in creation order (so backward visits them
+    in reverse call order, as MXNet does)."""
     order, seen = [], set()
     for h in heads:
         if not isinstance(h, TapeNode) or id(h) in seen:
@@ -179,6 +184,7 @@ def _topo(heads):
             for p in node.parents:
                 if p is not None and isinstance(p[0], TapeNode) and id(p[0]) not in seen:
                     stack.append((p[0], False))
+    order.sort(key=lambda n: n.seq)
     return order
 
 

@@ -81,7 +81,9 @@ def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
             raise GraphccError(f"{type(block).__name__}.forward returned a {type(o).__name__}; "
                                "a hybridized block must return arrays computed from its "
                                "inputs")
-    aux_vals = [v for _, v in tr.aux_updates]
+    from .symbol import chain_aux_updates
+    aux_updates = chain_aux_updates(tr.aux_calls)
+    aux_vals = [v for _, v in aux_updates]
     g, variables = to_graph(outs + aux_vals, data_vars)
     for pid, v in tr.param_vars.items():
         p = tr.params[pid]
@@ -89,7 +91,7 @@ def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
             p.shape = v._nodes[0].type.shape
             p._finish_deferred_init()
     return TraceResult(g, variables, out_fmt, len(outs),
-                       [node.param for node, _ in tr.aux_updates], outs, data_vars)
+                       [node.param for node, _ in aux_updates], outs, data_vars)
 
 
 @dataclass

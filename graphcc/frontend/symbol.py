@@ -554,11 +554,28 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
     tr = current_trace()
     if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
             and dict(attrs_t).get("training") and tr.recording):
-        from . import sym as F
-        for index, value in op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t)):
-            if nodes[index].is_var and nodes[index].param is not None:
-                tr.aux_updates.append((nodes[index], value))
+        tr.aux_calls.append((op, nodes, dict(attrs_t)))
     return Symbol([node])
+
+
+def chain_aux_updates(aux_calls) -> list:
+    """[(variable SymNode, new value Symbol)] for the auxiliary-state updates of a trace.
+
+    As in MXNet, where each call's update runs in its backward, calls that update the same
+    state (one BatchNorm used twice) apply in reverse call order, each starting from the
+    value the later call left."""
+    from . import sym as F
+    current: dict[int, Symbol] = {}
+    targets: dict[int, SymNode] = {}
+    for op, nodes, attrs in reversed(aux_calls):
+        ins = [current.get(id(n), Symbol([n])) if n.is_var and n.param is not None
+               else Symbol([n]) for n in nodes]
+        for index, value in op.aux_update(F, ins, attrs):
+            node = nodes[index]
+            if node.is_var and node.param is not None:
+                current[id(node)] = value
+                targets[id(node)] = node
+    return [(targets[k], current[k]) for k in targets]
 
 
 def _call(name, *args, **kwargs):

@@ -18,7 +18,7 @@ class Trace:
         self.recording = recording      # the traced call runs under autograd.record()
         self.param_vars: dict[int, object] = {}
         self.params: dict[int, object] = {}
-        self.aux_updates: list = []     # (variable SymNode, new value Symbol)
+        self.aux_calls: list = []       # (op, input SymNodes, attrs) of ops with aux updates
 
     def var_for(self, param):
         from .symbol import param_var

@@ -13,7 +13,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ... import initializer as _init
-from ...errors import DeferredInitializationError, GraphccError, ParameterError, ShapeError
+from ...errors import (DeferredInitializationError, GraphccError, ParameterError,
+                        ParameterLoadError, ShapeError)
 from ...ir.types import canon_dtype
 from .. import autograd
 from ..context import Context, current_context
@@ -458,12 +459,12 @@ def assign_all(params: "OrderedDict[str, Parameter]", arrays: dict, filename, ct
     missing = [k for k in params if k not in arrays]
     extra = [k for k in arrays if k not in params]
     if missing and not allow_missing:
-        raise ParameterError(
+        raise ParameterLoadError(
             f"Parameter(s) {', '.join(repr(m) for m in missing)} missing in file '{filename}', "
             f"which contains parameters: {', '.join(repr(k) for k in arrays)}. Set "
             "allow_missing=True to ignore missing parameters.")
     if extra and not ignore_extra:
-        raise ParameterError(
+        raise ParameterLoadError(
             f"Parameter(s) {', '.join(repr(e) for e in extra)} loaded from file '{filename}' "
             f"not present in the block, which contains parameters: "
             f"{', '.join(repr(k) for k in params)}. Set ignore_extra=True to ignore.")
@@ -474,16 +475,17 @@ def assign_all(params: "OrderedDict[str, Parameter]", arrays: dict, filename, ct
         value = arrays[name]
         if p.shape is not None and (len(p.shape) != value.ndim or any(
                 a != 0 and a != b for a, b in zip(p.shape, value.shape))):
-            raise ParameterError(f"Failed loading Parameter '{name}' from saved params: shape "
-                                 f"incompatible expected {p.shape} vs saved {value.shape}")
+            raise ParameterLoadError(
+                f"Failed loading Parameter '{name}' from saved params: shape incompatible "
+                f"expected {p.shape} vs saved {value.shape}")
         if value.dtype.name != p.dtype:
             if cast_dtype:
                 value = value.astype(p.dtype if dtype_source == "current" else value.dtype)
             else:
-                raise ParameterError(f"Failed loading Parameter '{name}' from saved params: "
-                                     f"dtype incompatible expected {p.dtype} vs saved "
-                                     f"{value.dtype.name}. Set cast_dtype=True to cast the "
-                                     "dtype of saved params.")
+                raise ParameterLoadError(
+                    f"Failed loading Parameter '{name}' from saved params: dtype incompatible "
+                    f"expected {p.dtype} vs saved {value.dtype.name}. Set cast_dtype=True to "
+                    "cast the dtype of saved params.")
         plan.append((p, value))
     for p, value in plan:
         if dtype_source == "saved" and cast_dtype:

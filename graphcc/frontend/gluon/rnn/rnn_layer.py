@@ -17,7 +17,6 @@ import re
 
 from ....errors import GraphccError, ShapeError
 from ... import nd as _nd
-from ...ndarray import NDArray
 from ..block import HybridBlock
 from . import rnn_cell
 from .rnn_cell import GATES, _as_list, known_shape, rnn_step, tensor_types
@@ -208,9 +207,12 @@ class _RNNLayer(HybridBlock):
         n_states = 2 if self._mode == "lstm" else 1
         n_slots = self._num_layers * self._dir
         if states is None:
-            ctx = inputs.context if isinstance(inputs, NDArray) else None
+            # zeros of shape (batch, size) computed from the input, so that an exported graph
+            # keeps the batch size free: (1, N, C) -> (N, C) -> (N, 1) zeros -> (N, size)
+            first = F.reshape(F.slice_axis(inputs, axis=0, begin=0, end=1), shape=(-3, 0))
+            zero_col = F.zeros_like(F.slice_axis(first, axis=1, begin=0, end=1))
             sizes = [self._projection_size or self._hidden_size, self._hidden_size]
-            begin = [[F.zeros(shape=(batch, sizes[k]), ctx=ctx, dtype=inputs.dtype)] * n_slots
+            begin = [[F.broadcast_axis(zero_col, axis=1, size=sizes[k])] * n_slots
                      for k in range(n_states)]
         else:
             begin = [_as_list(F.split(s, num_outputs=n_slots, axis=0, squeeze_axis=True))
