@@ -25,13 +25,19 @@ THREADS = _threads_from_argv(sys.argv[1:])
 if "numpy" not in sys.modules:
     for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_k] = str(THREADS)
+    # OpenMP workers (PyTorch's libgomp) sleep instead of spinning between parallel regions:
+    # spinning workers steal the cores from OpenBLAS's threads when the systems are
+    # interleaved in one process (on 2 cores that made medians 2-4x noisier)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 else:                                                    # pragma: no cover
     print("warning: numpy was imported before bench/_common; thread count not applied",
           file=sys.stderr)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 if ROOT not in sys.path:
-    sys.path.insert(1, ROOT)
+    import importlib.util
+    if importlib.util.find_spec("graphcc") is None:     # not installed, not on PYTHONPATH:
+        sys.path.insert(1, ROOT)                        # use this checkout
 
 import numpy as np  # noqa: E402
 
@@ -43,13 +49,41 @@ def header(title: str) -> str:
     lines = [f"# {title}",
              f"# python {platform.python_version()}, numpy {np.__version__}, graphcc "
              f"{graphcc.__version__}, {os.cpu_count()} CPUs, threads {THREADS} "
-             f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}), load average "
+             f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, OMP_WAIT_POLICY="
+             f"{os.environ.get('OMP_WAIT_POLICY')}), load average "
              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+             f"# graphcc: {graphcc_source()}",
              f"# command: {' '.join([os.path.relpath(sys.argv[0], os.getcwd())] + sys.argv[1:])}"]
     if load[0] > (os.cpu_count() or 1):
         lines.append(f"# warning: load average {load[0]:.1f} exceeds the CPU count: other "
                      "processes share the cores; only ratios of interleaved runs mean much")
     return "\n".join(lines)
+
+
+def git_state() -> str:
+    """The checkout's commit, and whether graphcc/ has uncommitted changes."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "graphcc"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not head:
+        return "unknown"
+    return head + (f" + uncommitted changes in graphcc/ ({len(dirty.splitlines())} files)"
+                   if dirty else "")
+
+
+def graphcc_source() -> str:
+    """Where the graphcc being measured comes from: this checkout (commit, dirty or not) or
+    another directory (``PYTHONPATH``, e.g. a snapshot of a commit)."""
+    import graphcc
+    path = os.path.dirname(os.path.dirname(os.path.abspath(graphcc.__file__)))
+    if os.path.realpath(path) == os.path.realpath(ROOT):
+        return f"this checkout, {git_state()}"
+    return f"{path} (not this checkout)"
 
 
 def load_note() -> str:
@@ -58,17 +92,22 @@ def load_note() -> str:
 
 
 def relerr(a, b) -> float:
-    """max |a - b| / max |b| (normwise relative error; b is the reference)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    return float(np.max(np.abs(a - b))) / scale if scale else float(np.max(np.abs(a - b)))
+    """||a - b|| / ||b|| (normwise relative error, 2-norm over all elements; b is the
+    reference). Normwise rather than elementwise: a pre-activation within rounding of a ReLU's
+    kink legitimately flips one unit's gradient in one system, which an elementwise check
+    would report as a disagreement of the whole model."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    scale = float(np.linalg.norm(b))
+    diff = float(np.linalg.norm(a - b))
+    return diff / scale if scale else diff
 
 
 class Stats:
     """Times of one system: median and min-max."""
 
     def __init__(self, times):
+        self.raw = list(times)              # in the order they were measured
         self.times = sorted(times)
 
     @property

@@ -8,13 +8,13 @@ PyTorch CPU eager as a peer when ``import torch`` works and a hand-written NumPy
 
 Per BENCHMARKS.md: float32, weights and inputs from fixed NumPy seeds copied into every
 system; outputs (inference) or the loss and the updated parameters after one step (training)
-checked to agree within 1e-4 (normwise relative error, max|a-b|/max|ref|, graphcc eager the
+checked to agree within 1e-4 (normwise relative error ||a-b||/||ref||, graphcc eager the
 reference) before timing; 2 threads (``OMP_NUM_THREADS`` set before NumPy is imported,
 ``torch.set_num_threads``). For every case: median and min-max of the time per call after
 warm-up, the systems interleaved round-robin (>= 50 calls each, more for fast cases), and the
 ratios of medians against graphcc eager (the baseline) and against graphcc hybridized. Then
-the first-call time of the hybridized model in a fresh process (trace + compile + run), with a
-cold kernel cache (an empty ``GRAPHCC_CACHE_DIR``) and a warm one (the same directory again).
+the first-call time of the hybridized model in a fresh process (trace + compile + run; median of
+``--first-reps`` processes), with a cold kernel cache (an empty ``GRAPHCC_CACHE_DIR``) and a warm one (the same directory again).
 
 Cases: W1 inference batch 1 and 64; W2 training step (softmax cross-entropy, SGD lr 0.1,
 forward + backward + update) batch 64; W3 inference and training step 64; W4 inference;
@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from _common import Stats, fmt_ratio, header, interleaved, load_note, relerr
+from _common import fmt_ratio, header, interleaved, load_note, relerr
 
 TOL = 1e-4
 LR = 0.1
@@ -238,8 +238,13 @@ def run_case(case, args, torch):
     n = args.calls if args.quick else int(min(args.max_calls,
                                               max(args.calls, args.budget / max(per_round, 1e-6))))
     stats = interleaved(fns, n, warmup=args.warmup)
+    final = {}
+    if mode == "training":          # the loss after all the steps (SGD diverging would show)
+        for name, s in built.items():
+            if name not in bad:
+                final[name] = float(s.result()["loss"][0])
     return {"case": cid, "model": wid, "mode": mode, "batch": batch, "errors": errors,
-            "excluded": bad, "stats": stats}
+            "excluded": bad, "stats": stats, "final_loss": final}
 
 
 def print_case(r):
@@ -250,6 +255,11 @@ def print_case(r):
     print(f"\n{r['case']} ({r['mode']}, batch {r['batch']}); agreement vs graphcc-eager: {errs}")
     for k, e in r["excluded"].items():
         print(f"  {k}: EXCLUDED, outputs disagree ({e:.2e} > {TOL})")
+    if r["final_loss"]:
+        print("  loss after the timed steps: " +
+              ", ".join(f"{k} {v:.4g}" for k, v in r["final_loss"].items()) +
+              " (only the first step is checked: over many steps the systems' trajectories "
+              "drift apart, rounding at ReLU kinks amplified, without being wrong)")
     print(f"  {'system':<16}{'median':>12} {'[min-max]':<26}{'eager/this':>11}{'hybrid/this':>12}")
     for name, s in st.items():
         rng = f"[{s.min * 1e3:.3f}-{s.max * 1e3:.3f}] n={len(s)}"
@@ -298,7 +308,6 @@ def first_call(cid, cache_dir, timeout=600):
 
 
 def main(argv=None):
-    from models import parse_models
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", help="comma-separated workload ids among W1-W5 (default all)")
     ap.add_argument("--quick", action="store_true",
@@ -311,6 +320,9 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=None, help="untimed calls each (default 5)")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     ap.add_argument("--no-first-call", action="store_true", help="skip the fresh-process runs")
+    ap.add_argument("--first-reps", type=int, default=None,
+                    help="fresh-process cold/warm pairs per case, medians reported (default 3; "
+                    "quick 1)")
     ap.add_argument("--json", help="write every figure to this JSON file")
     ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads (default 2)")
     ap.add_argument("--child-first", help=argparse.SUPPRESS)
@@ -318,10 +330,13 @@ def main(argv=None):
     if args.child_first:
         print(json.dumps(_first_call_child(args.child_first)))
         return 0
+    from models import parse_models
     if args.calls is None:
         args.calls = 5 if args.quick else 50
     if args.warmup is None:
         args.warmup = 1 if args.quick else 5
+    if args.first_reps is None:
+        args.first_reps = 1 if args.quick else 3
     models = parse_models(args.models, SPEED_MODELS)
     bad = [m for m in models if m not in SPEED_MODELS]
     if bad:
@@ -359,8 +374,8 @@ def main(argv=None):
 
     first = []
     if not args.no_first_call:
-        print("\n## first call of the hybridized model in a fresh process (trace + compile + "
-              "run), seconds")
+        print(f"\n## first call of the hybridized model in a fresh process (trace + compile + "
+              f"run), seconds, median of {args.first_reps} processes each")
         print("   cold: empty GRAPHCC_CACHE_DIR; warm: the same directory again (the interp "
               "backend keeps no kernel cache yet, so the two should match)")
         print(f"{'case':<10}{'import':>8}{'build':>8}{'cold 1st':>10}{'warm 1st':>10}"
@@ -370,17 +385,24 @@ def main(argv=None):
             if args.quick and case[1] in seen:
                 continue
             seen.add(case[1])
-            with tempfile.TemporaryDirectory(prefix="graphcc-cache-") as d:
-                cold = first_call(case[0], d)
-                warm = first_call(case[0], d)
-            first.append({"case": case[0], "cold": cold, "warm": warm})
-            if "error" in cold or "error" in warm:
-                print(f"{case[0]:<10} error: {cold.get('error') or warm.get('error')}")
+            colds, warms = [], []
+            for _ in range(args.first_reps):
+                with tempfile.TemporaryDirectory(prefix="graphcc-cache-") as d:
+                    colds.append(first_call(case[0], d))
+                    warms.append(first_call(case[0], d))
+            errs = [r["error"] for r in colds + warms if "error" in r]
+            if errs:
+                first.append({"case": case[0], "cold": {"error": errs[0]},
+                              "warm": {"error": errs[0]}})
+                print(f"{case[0]:<10} error: {errs[0]}")
                 continue
+            cold = {k: float(np.median([r[k] for r in colds])) for k in colds[0] if k != "case"}
+            warm = {k: float(np.median([r[k] for r in warms])) for k in warms[0] if k != "case"}
+            first.append({"case": case[0], "cold": cold, "warm": warm, "runs": args.first_reps})
             print(f"{case[0]:<10}{cold['import_s']:8.2f}{cold['build_s']:8.2f}"
                   f"{cold['first_s']:10.3f}{warm['first_s']:10.3f}{warm['second_s']:10.4f}"
                   f"{warm['first_s'] / warm['second_s']:8.0f}x", flush=True)
-    print(f"\n# {load_note()}; total {time.perf_counter() - t_start:.0f} s")
+    print(f"\n# {load_note()}; total {time.perf_counter() - t_start:.1f} s")
     if args.json:
         out = []
         for r in results:

@@ -25,10 +25,11 @@ def _pipeline(passes, wrt, n_heads=None, recompute=None):
         pipeline.insert(0, "gradient")   # a training compile differentiates first by default
     pipeline = [gradient_pass(wrt, n_heads) if p == "gradient" else p for p in pipeline]
     if recompute:
-        # recomputation goes right before fusion (or memory planning, or at the end)
+        # recomputation goes right before scheduling (or fusion, or memory planning, or at the
+        # end)
         segments = None if recompute is True else int(recompute)
-        at = next((k for k, p in enumerate(pipeline) if p in ("fuse", "plan_memory")),
-                  len(pipeline))
+        at = next((k for k, p in enumerate(pipeline) if p in ("schedule", "fuse",
+                                                               "plan_memory")), len(pipeline))
         pipeline.insert(at, recompute_pass(segments))
     return pipeline
 

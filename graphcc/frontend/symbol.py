@@ -65,7 +65,8 @@ def name_prefix(prefix):
 
 class SymNode:
     __slots__ = ("op", "inputs", "attrs", "name", "type", "partial", "loc", "role", "value",
-                 "param", "var_attrs", "origin", "__weakref__")
+                 "param", "var_attrs", "origin", "seq", "__weakref__")
+    _counter = itertools.count()
 
     def __init__(self, op, inputs, attrs, name, type_, loc="", role="data", value=None,
                  param=None, partial=None, var_attrs=None):
@@ -81,6 +82,7 @@ class SymNode:
         self.param = param            # parameter variables: the gluon Parameter
         self.var_attrs = var_attrs or {}
         self.origin = None            # (Origin, k): k-th output of a composite op's expansion
+        self.seq = next(SymNode._counter)   # creation order (the order of the user's calls)
 
     @property
     def is_var(self):
@@ -554,7 +556,11 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
     tr = current_trace()
     if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
             and dict(attrs_t).get("training") and tr.recording):
-        tr.aux_calls.append((op, nodes, dict(attrs_t)))
+        # computed here, next to the op, so the batch statistics do not keep the op's input
+        # alive to the end of the graph; chained at the end if a state is updated twice
+        from . import sym as F
+        updates = op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t))
+        tr.aux_calls.append((op, nodes, dict(attrs_t), updates))
     return Symbol([node])
 
 
@@ -567,10 +573,11 @@ def chain_aux_updates(aux_calls) -> list:
     from . import sym as F
     current: dict[int, Symbol] = {}
     targets: dict[int, SymNode] = {}
-    for op, nodes, attrs in reversed(aux_calls):
+    for op, nodes, attrs, early in reversed(aux_calls):
+        chained = any(id(n) in current for n in nodes)
         ins = [current.get(id(n), Symbol([n])) if n.is_var and n.param is not None
                else Symbol([n]) for n in nodes]
-        for index, value in op.aux_update(F, ins, attrs):
+        for index, value in (op.aux_update(F, ins, attrs) if chained else early):
             node = nodes[index]
             if node.is_var and node.param is not None:
                 current[id(node)] = value
@@ -595,7 +602,8 @@ def to_graph(outputs, data_inputs=None, types=None):
     out_nodes = []
     for s in outputs:
         out_nodes.extend(s._nodes if isinstance(s, Symbol) else [s])
-    order = topo(out_nodes)
+    order = sorted(topo(out_nodes), key=lambda n: n.seq)   # the trace order: a topological
+    #                                                         order that keeps lifetimes short
     aux = _aux_vars(order)
     types = types or {}
 

@@ -4,13 +4,14 @@
 passes=...)``, ``net.hybridize(passes=...)``). The ``gradient`` entry marks where a training
 compile appends the backward graph (it is dropped for inference).
 """
-from . import autodiff, constfold, cse, dce, fusion, memory, simplify  # noqa: F401  (registration)
+from . import (autodiff, constfold, cse, dce, fusion, memory, schedule,  # noqa: F401
+               simplify)
 from .autodiff import GradInfo, gradient, gradient_pass, split_forward_backward
 from .recompute import recompute, recompute_pass
 from .manager import PASSES, PipelineResult, register_pass, run_pipeline, unregister_pass
 
 DEFAULT_PIPELINE = ("simplify", "constant_fold", "cse", "dce", "gradient", "simplify", "cse",
-                    "dce", "fuse", "plan_memory")
+                    "dce", "schedule", "fuse", "plan_memory")
 
 __all__ = ["DEFAULT_PIPELINE", "GradInfo", "PASSES", "PipelineResult", "gradient",
            "gradient_pass", "recompute", "recompute_pass", "register_pass", "run_pipeline",

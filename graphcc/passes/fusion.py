@@ -1,7 +1,8 @@
 """Fusion: group ops into kernels so that values read only inside a kernel are never stored.
 
 Stages:
-1. Walk nodes in order and grow groups greedily along producer -> consumer edges:
+1. Walk nodes in order and grow groups greedily along producer -> consumer edges, joining a
+   producer's group only when every reader of the producer's value could then be inside it:
    - *elementwise* groups: elementwise/broadcast ops (with a scalar expression template) whose
      outputs all have one shape (the loop domain) — vertical chains;
    - *reduction* groups: reductions and row-wise ops (softmax, norms) over one input shape and
@@ -10,7 +11,9 @@ Stages:
    - *opaque* groups: one opaque op (matmul, convolution...) with elementwise epilogues at its
      output shape (bias + activation after a matmul).
 2. Merge sibling groups: elementwise groups of one domain reading a common input.
-3. Reorder nodes so that every group is a run of consecutive nodes; groups of two or more nodes
+3. Closure: a value whose readers can all join its group is merged with them (it becomes
+   internal).
+4. Reorder nodes so that every group is a run of consecutive nodes; groups of two or more nodes
    become ``Graph.kernels``.
 Invariant: a merge never creates a cycle between groups (checked with ancestor bitsets: no node
 outside the union lies on a path between two of its members), so the reordering exists.
@@ -135,24 +138,68 @@ class _Fuser:
             self.group_of[m] = keep
         return True
 
+    def _merge_all(self, groups) -> bool:
+        """Merge several groups at once (all pairwise compatible, no cycle)."""
+        uniq = []
+        for grp in groups:
+            if all(grp is not u for u in uniq):
+                uniq.append(grp)
+        if len(uniq) < 2:
+            return False
+        for a in range(len(uniq)):
+            for b in range(a + 1, len(uniq)):
+                if not self._compatible(uniq[a], uniq[b]):
+                    return False
+        bits, members = 0, set()
+        for grp in uniq:
+            bits |= grp.bits
+            members |= grp.members
+        if not self._acyclic(bits, members):
+            return False
+        keep = next((grp for grp in uniq if grp.kind == "opaque"),
+                    next((grp for grp in uniq if grp.kind == "red"), uniq[0]))
+        for grp in uniq:
+            if grp is not keep:
+                keep.members |= grp.members
+                keep.shapes |= grp.shapes
+                for m in grp.members:
+                    self.group_of[m] = keep
+        keep.bits = bits
+        return True
+
     def run(self):
         g = self.g
+        users: dict[int, list[int]] = {}
+        for i, n in enumerate(g.nodes):
+            for j in dict.fromkeys(n.inputs):
+                users.setdefault(j, []).append(i)
+        outputs = set(g.outputs)
+        # 1. vertical: join a producer's group only when that can make the producer's value
+        #    internal (every reader of it would then be in the group); a second reader such as
+        #    a gradient mask waits for its own consumer instead of forcing a stored output
         for i, n in enumerate(g.nodes):
             grp = _classify(g, i)
             if grp is None:
                 continue
             self.group_of[i] = grp
             for j in n.inputs:
-                if j in self.group_of:
-                    self.try_merge(self.group_of[j], self.group_of[i])
-        users: dict[int, list[int]] = {}
-        for i, n in enumerate(g.nodes):
-            for j in set(n.inputs):
-                users.setdefault(j, []).append(i)
+                if j not in self.group_of or j in outputs:
+                    continue
+                producer = self.group_of[j]
+                if all(u == i or self.group_of.get(u) is producer for u in users[j]):
+                    self.try_merge(producer, self.group_of[i])
+        # 2. siblings: elementwise groups of one domain reading a common input
         for j, us in users.items():
             cands = [u for u in us if u in self.group_of and self.group_of[u].kind == "ew"]
             for a, b in zip(cands, cands[1:]):
                 self.try_merge(self.group_of[a], self.group_of[b])
+        # 3. closure: a value all of whose readers can join its group becomes internal
+        for j in range(len(g.nodes)):
+            if j not in self.group_of or j in outputs or j not in users:
+                continue
+            readers = users[j]
+            if all(u in self.group_of for u in readers):
+                self._merge_all([self.group_of[j]] + [self.group_of[u] for u in readers])
         groups, seen = [], set()
         for i in range(len(g.nodes)):
             grp = self.group_of.get(i)
@@ -196,7 +243,8 @@ def _reorder(g: Graph, groups) -> Graph:
             if indeg[w] == 0:
                 heapq.heappush(heap, (units[w][0], w))
     if len(order) != len(units):
-        raise RuntimeError("fusion created a cycle between kernels")
+        stuck = [units[u] for u in range(len(units)) if indeg[u] > 0 and len(units[u]) > 1]
+        raise _Cycle(max(stuck, key=len) if stuck else None)
     new_order = [m for u in order for m in units[u]]
     remap = {old: new for new, old in enumerate(new_order)}
     nodes = tuple(replace(g.nodes[old], inputs=tuple(remap[j] for j in g.nodes[old].inputs))
@@ -206,8 +254,23 @@ def _reorder(g: Graph, groups) -> Graph:
     return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts, kernels)
 
 
+class _Cycle(Exception):
+    def __init__(self, group):
+        super().__init__("fusion created a cycle between kernels")
+        self.group = group
+
+
 @register_pass("fuse")
 def fuse(g: Graph) -> Graph:
     """Group nodes into kernels (``Graph.kernels``); see the module comment."""
     groups = [m for m in _Fuser(g).run() if len(m) > 1]
-    return _reorder(g, groups)
+    # Each merge is checked for cycles through outside nodes, but separately formed groups
+    # can still depend on each other both ways (a1 -> b1 and b2 -> a2); then the largest group
+    # on the cycle is dissolved and the order retried.
+    while True:
+        try:
+            return _reorder(g, groups)
+        except _Cycle as c:
+            if c.group is None:
+                raise RuntimeError("fusion: a cycle without a fused group (a bug)") from None
+            groups = [m for m in groups if m is not c.group]

@@ -3,9 +3,9 @@ Memory Cost"): keep only some forward values for the backward and recompute the 
 
 Stages: (1) the forward values the backward reads are the *saved* set (graph inputs and
 constants are free and always kept); (2) every k-th saved value in forward order is a
-checkpoint (``k = len(saved) / segments``; by default the spacing and phase around
-sqrt(len(saved)) with the lowest peak of live bytes is chosen); random ops and forward outputs
-are always checkpoints; (3) each backward node that reads a non-checkpoint
+checkpoint (``k = len(saved) / segments``; by default, among checkpoint sets spaced by count
+and by bytes around sqrt(len(saved)), the one with the lowest peak of live bytes); random ops
+and forward outputs are always checkpoints; (3) each backward node that reads a non-checkpoint
 forward value gets, just before it, a clone of the forward computation of that value back to
 the checkpoints; clones are shared, so every forward node is recomputed at most once: the
 extra cost is bounded by one forward pass.
@@ -22,46 +22,88 @@ from ..ir.phases import forward_region
 
 
 def recompute(g: Graph, segments: int | None = None) -> Graph:
-    """With ``segments`` None, try checkpoint spacings around sqrt(n) and keep the graph with
-    the smallest peak of live bytes (the input graph itself when recomputing does not help)."""
-    if segments is not None:
-        return _recompute(g, segments)
-    from ..runtime.plan import build_storages, lifetimes, peak_live
-    n_saved = _saved_count(g)
-    if n_saved < 4:
+    """With ``segments`` None, try checkpoint sets spaced by count and by bytes around sqrt(n)
+    and keep the graph with the smallest peak of live bytes (the input graph itself when
+    recomputing does not help)."""
+    saved = _saved(g)
+    if len(saved) < 4:
         return g
-    best, best_peak = g, peak_live(build_storages(g, lifetimes(g))[0])   # never worse
-    root = math.sqrt(n_saved)
-    for k in range(2, int(2 * root) + 2):
-        for offset in sorted({0, k // 2}):
-            cand = _recompute(g, None, k, offset)
-            lt = lifetimes(cand)
-            peak = peak_live(build_storages(cand, lt)[0])
-            if best_peak is None or peak < best_peak:
-                best, best_peak = cand, peak
+    if segments is not None:
+        k = max(2, len(saved) // segments)
+        return _recompute(g, set(saved[k - 1::k]))
+    from ..runtime.plan import build_storages, lifetimes, peak_live
+
+    def peak(graph):
+        return peak_live(build_storages(graph, lifetimes(graph))[0])
+    best, best_peak = g, peak(g)                      # never worse than not recomputing
+    cuts = _cuts(g)
+    points = [j for j in saved if j in cuts]
+    candidates = []
+    for pool in ([points] if len(points) >= 2 else []) + [saved]:
+        sizes = [_nbytes(g.nodes[j]) for j in pool]
+        total = sum(sizes)
+        root = math.sqrt(len(pool))
+        for k in range(1, int(2 * root) + 2):
+            for offset in sorted({0, k // 2}):
+                candidates.append(set(pool[(k - 1 + offset) % k::k]))
+            budget, acc, keep = total / k, 0, set()   # the same count, spaced by bytes
+            for j, size in zip(pool, sizes):
+                acc += size
+                if acc >= budget:
+                    keep.add(j)
+                    acc = 0
+            candidates.append(keep)
+    for keep in candidates:
+        cand = _recompute(g, keep)
+        p = peak(cand)
+        if p < best_peak:
+            best, best_peak = cand, p
     return best
 
 
-def _saved_count(g: Graph) -> int:
+def _cuts(g: Graph) -> set[int]:
+    """Forward values that are the only forward value alive across their own position: layer
+    boundaries (a residual block's output, not the values its skip connection spans).
+    Checkpoints there let each segment be recomputed from one value."""
     fwd = forward_region(g)
-    return len({j for i, n in enumerate(g.nodes) if i not in fwd for j in n.inputs
-                if j in fwd and g.nodes[j].op not in ("input", "const")})
+    order = [i for i in range(len(g.nodes)) if i in fwd]
+    last = {}
+    for i in order:
+        for j in g.nodes[i].inputs:
+            last[j] = i
+    cuts, open_values = set(), set()
+    for i in order:
+        n = g.nodes[i]
+        if n.op in ("input", "const"):
+            continue
+        open_values = {v for v in open_values if last.get(v, -1) > i}
+        if i in last:
+            open_values.add(i)
+        if open_values == {i}:
+            cuts.add(i)
+    return cuts
 
 
-def _recompute(g: Graph, segments: int | None, spacing: int | None = None,
-               offset: int = 0) -> Graph:
+def _nbytes(node) -> int:
+    import numpy as np
+    return int(np.prod(node.shape, dtype=np.int64)) * np.dtype(node.dtype).itemsize
+
+
+def _saved(g: Graph) -> list[int]:
+    """Forward values read by the backward (inputs and constants excluded), in order."""
     fwd = forward_region(g)
     if len(fwd) == len(g.nodes):
-        return g                      # an inference graph: nothing is saved
+        return []
+    return sorted({j for i, n in enumerate(g.nodes) if i not in fwd for j in n.inputs
+                   if j in fwd and g.nodes[j].op not in ("input", "const")})
+
+
+def _recompute(g: Graph, checkpoints: set) -> Graph:
+    """Keep ``checkpoints`` (plus random ops and outputs); recompute the other saved values."""
+    fwd = forward_region(g)
     compute = [i for i in sorted(fwd) if g.nodes[i].op not in ("input", "const")]
-    saved = sorted({j for i, n in enumerate(g.nodes) if i not in fwd for j in n.inputs
-                    if j in fwd and g.nodes[j].op not in ("input", "const")})
-    if len(saved) < 4:
-        return g
-    k = spacing or max(2, len(saved) // segments if segments else
-                       math.ceil(math.sqrt(len(saved))))
     outputs = set(g.outputs)
-    keep = set(saved[(k - 1 + offset) % k::k]) | {i for i in compute if ops.get(g.nodes[i].op).random} | \
+    keep = set(checkpoints) | {i for i in compute if ops.get(g.nodes[i].op).random} | \
         {i for i in compute if i in outputs}
     nodes: list = []
     remap: dict[int, int] = {}

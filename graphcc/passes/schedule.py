@@ -1,0 +1,76 @@
+"""Scheduling for memory: run ops that shrink data as early as possible.
+
+A node whose output is smaller than its largest input (a reduction, a moving-statistics
+update, a loss) — or an elementwise op that only feeds such nodes (the ``x - mean`` and
+square before a variance) — is emitted as soon as its inputs exist instead of where the trace
+put it, so its big inputs can die sooner. Every other node keeps its order. The forward and backward
+regions of a training graph are scheduled separately (nothing crosses between them).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .. import ops
+from ..ir.graph import Graph
+from ..ir.phases import forward_region
+from .manager import register_pass
+
+
+def _nbytes(n) -> int:
+    return int(np.prod(n.shape, dtype=np.int64)) * np.dtype(n.dtype).itemsize
+
+
+def _order(g: Graph, ids: list[int], done: set) -> list[int]:
+    idset = set(ids)
+    users: dict[int, list[int]] = {}
+    for i in ids:
+        for j in g.nodes[i].inputs:
+            users.setdefault(j, []).append(i)
+    outputs = set(g.outputs)
+    shrinks: set[int] = set()
+    for i in reversed(ids):                 # consumers first
+        n = g.nodes[i]
+        if n.op in ("input", "const") or not n.inputs:
+            continue
+        biggest = max(_nbytes(g.nodes[j]) for j in n.inputs)
+        us = users.get(i, [])
+        feeds_shrinks = (us and i not in outputs and _nbytes(n) <= biggest and
+                         ops.get(n.op).kind in ("elementwise", "broadcast") and
+                         all(u in shrinks for u in us if u in idset))
+        if _nbytes(n) < biggest or feeds_shrinks:
+            shrinks.add(i)                  # shrinks data, or an elementwise op feeding those
+    waiting = {}
+    for i in shrinks:
+        for j in g.nodes[i].inputs:
+            waiting.setdefault(j, []).append(i)
+    out: list[int] = []
+
+    def emit(i):
+        out.append(i)
+        done.add(i)
+        for k in waiting.get(i, ()):
+            if k not in done and all(j in done for j in g.nodes[k].inputs):
+                emit(k)
+    for i in ids:
+        if i in done:
+            continue
+        if i in shrinks and not all(j in done for j in g.nodes[i].inputs):
+            continue          # emitted by the last of its inputs
+        emit(i)
+    return out
+
+
+@register_pass("schedule")
+def schedule(g: Graph) -> Graph:
+    fwd = forward_region(g)
+    done: set = set()
+    order = _order(g, [i for i in range(len(g.nodes)) if i in fwd], done)
+    order += _order(g, [i for i in range(len(g.nodes)) if i not in fwd], done)
+    if order == list(range(len(g.nodes))):
+        return g
+    remap = {old: new for new, old in enumerate(order)}
+    nodes = tuple(replace(g.nodes[o], inputs=tuple(remap[j] for j in g.nodes[o].inputs))
+                  for o in order)
+    return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts)
