@@ -68,8 +68,9 @@ class Executable:
             raise GraphccError(f"missing inputs: {', '.join(missing)}")
         return self(*[named[n] for n in self.input_names])
 
-    def forward(self, arrays, hook=None):
-        return self.program.run_forward([_np(a) for a in arrays], hook)
+    def forward(self, arrays, hook=None, static=False):
+        """Run the forward region; ``static``: reuse one arena across (inference) calls."""
+        return self.program.run_forward([_np(a) for a in arrays], hook, static)
 
     def backward(self, saved, head_grads, hook=None):
         return self.program.run_backward(saved, [_np(h) for h in head_grads], hook)

@@ -832,3 +832,17 @@ def test_shared_batchnorm_called_twice_updates_like_mxnet():
             out = net(a, b)
         out.backward()
         np.testing.assert_allclose(bn.running_mean.data().asnumpy(), [9.0], rtol=1e-6)
+
+
+def test_static_alloc_reuses_one_arena_and_outputs_stay_independent():
+    net = nn.HybridSequential()
+    net.add(nn.Dense(8, activation="relu", in_units=4), nn.Dense(2, in_units=8))
+    net.initialize()
+    net.hybridize(static_alloc=True)
+    a = net(nd.ones((3, 4)))
+    arena = net._cached.last.exe.program._static_arena
+    b = net(nd.ones((3, 4)) * 2)
+    assert net._cached.last.exe.program._static_arena is arena and arena is not None
+    net.hybridize(False)
+    np.testing.assert_allclose(a.asnumpy(), net(nd.ones((3, 4))).asnumpy(), rtol=1e-6)
+    np.testing.assert_allclose(b.asnumpy(), net(nd.ones((3, 4)) * 2).asnumpy(), rtol=1e-6)

@@ -109,6 +109,7 @@ class CachedGraphs:
                  passes=None, recompute=None, check=False):
         self.block = block
         self.backend = backend or "interp"
+        self.static_alloc = bool(static_alloc)   # inference calls reuse one arena
         self.passes = passes
         self.recompute = recompute
         self.check = check
@@ -196,7 +197,7 @@ class CachedGraphs:
     def _run(self, entry, arrays, ctx, recording):
         inputs = self._inputs(entry, arrays, ctx)
         hook = self._hook(entry, inputs)
-        outs, saved = entry.exe.forward(inputs, hook)
+        outs, saved = entry.exe.forward(inputs, hook, static=self.static_alloc)
         n = entry.trace.n_outputs
         results = [NDArray(o if not _aliases(o, inputs) else np.array(o, copy=True), ctx)
                    for o in outs[:n]]

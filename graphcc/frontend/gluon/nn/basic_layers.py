@@ -6,11 +6,9 @@ from ....errors import GraphccError
 from ..block import Block, HybridBlock
 
 
-class Sequential(Block):
-    """Stacks blocks; ``add(*blocks)``, indexing, slicing, ``len`` and iteration."""
-
-    def __init__(self, prefix=None, params=None):
-        super().__init__(prefix=prefix, params=params)
+class _Stack:
+    """What Sequential and HybridSequential share: ``add``, chaining, indexing, slicing,
+    ``len``, iteration and the repr."""
 
     def add(self, *blocks):
         for b in blocks:
@@ -47,6 +45,13 @@ class Sequential(Block):
     def __iter__(self):
         return iter(self._children.values())
 
+
+class Sequential(_Stack, Block):
+    """Stacks blocks; ``add(*blocks)``, indexing, slicing, ``len`` and iteration."""
+
+    def __init__(self, prefix=None, params=None):
+        super().__init__(prefix=prefix, params=params)
+
     def hybridize(self, active=True, **kwargs):
         if self._children and all(isinstance(c, HybridBlock) for c in self._children.values()):
             import warnings
@@ -56,32 +61,11 @@ class Sequential(Block):
         super().hybridize(active, **kwargs)
 
 
-class HybridSequential(HybridBlock):
+class HybridSequential(_Stack, HybridBlock):
     """Stacks HybridBlocks; hybridizing compiles the whole stack into one graph."""
 
     def __init__(self, prefix=None, params=None):
         super().__init__(prefix=prefix, params=params)
-
-    def add(self, *blocks):
-        for b in blocks:
-            self.register_child(b)
-        return self
-
-    def forward(self, x, *args):
-        for block in self._children.values():
-            x = block(x, *args)
-            args = []
-            if isinstance(x, (tuple, list)):
-                args = x[1:]
-                x = x[0]
-        if args:
-            x = tuple([x] + list(args))
-        return x
-
-    __repr__ = Sequential.__repr__
-    __getitem__ = Sequential.__getitem__
-    __len__ = Sequential.__len__
-    __iter__ = Sequential.__iter__
 
 
 def _indent(s, n=2):
