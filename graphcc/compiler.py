@@ -18,6 +18,10 @@ BACKENDS = ("interp", "cpu", "cuda", "null")
 
 
 def _pipeline(passes, wrt, n_heads=None, recompute=None):
+    if passes is not None and (isinstance(passes, (str, bytes)) or
+                               not hasattr(passes, "__iter__")):
+        raise GraphccError(f"passes must be a sequence of pass names or functions, got "
+                           f"{passes!r}")
     pipeline = list(DEFAULT_PIPELINE if passes is None else passes)
     if wrt is None:
         return [p for p in pipeline if p != "gradient"]
@@ -27,6 +31,10 @@ def _pipeline(passes, wrt, n_heads=None, recompute=None):
     if recompute:
         # recomputation goes right before scheduling (or fusion, or memory planning, or at the
         # end)
+        if recompute is not True and (isinstance(recompute, bool) or
+                                      not isinstance(recompute, (int, np.integer))):
+            raise GraphccError(f"recompute must be True or a number of segments, got "
+                               f"{recompute!r}")
         segments = None if recompute is True else int(recompute)
         at = next((k for k, p in enumerate(pipeline) if p in ("schedule", "fuse",
                                                                "plan_memory")), len(pipeline))
@@ -72,8 +80,11 @@ class Executable:
         """Run the forward region; ``static``: reuse one arena across (inference) calls."""
         return self.program.run_forward([_np(a) for a in arrays], hook, static)
 
-    def backward(self, saved, head_grads, hook=None):
-        return self.program.run_backward(saved, [_np(h) for h in head_grads], hook)
+    def backward(self, saved, head_grads, hook=None, keep_saved=False):
+        """Run the backward region on a forward's state; ``keep_saved``: leave that state
+        intact for another backward."""
+        return self.program.run_backward(saved, [_np(h) for h in head_grads], hook,
+                                         keep_saved)
 
     def memory_report(self):
         """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant
@@ -143,6 +154,9 @@ def trace(fn_or_block, *example_inputs) -> Graph:
     from .frontend.trace import Trace, tracing
     from .frontend.ndarray import NDArray
     from .ir.types import type_of
+    if not callable(fn_or_block):
+        raise GraphccError(f"trace() needs a function or a HybridBlock, got "
+                           f"{type(fn_or_block).__name__}")
     args = []
     for k, x in enumerate(example_inputs):
         a = x._data if isinstance(x, NDArray) else np.asarray(x)
@@ -150,6 +164,12 @@ def trace(fn_or_block, *example_inputs) -> Graph:
     with tracing(Trace("hybridize")):
         out = fn_or_block(*args)
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    from .frontend.symbol import Symbol
+    for o in outs:
+        if not isinstance(o, Symbol):
+            raise GraphccError(f"{getattr(fn_or_block, '__name__', 'the function')} returned a "
+                               f"{type(o).__name__}; a traced function must return arrays "
+                               "computed from its inputs")
     g, _ = to_graph(outs, args)
     return g
 

@@ -401,3 +401,26 @@ def test_damaged_parameter_files_leave_parameters_unchanged(tmp_path):
     fresh = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"])
     fresh.load_parameters(str(tmp_path / "good.params"))
     close(fresh(arr((3, 6), 1)), net(arr((3, 6), 1)))
+
+
+@pytest.mark.parametrize("source", ["current", "saved"])
+def test_load_parameters_cast_dtype_sets_data_and_dtype_together(tmp_path, source):
+    mx.random.seed(0)
+    half = nn.Dense(3, in_units=2)
+    half.initialize()
+    half.cast("float16")
+    half.save_parameters(str(tmp_path / "half.params"))
+    w16 = half.weight.data().asnumpy()
+    net = nn.Dense(3, in_units=2)
+    net.initialize()
+    with pytest.raises(ParameterError, match="cast_dtype"):
+        net.load_parameters(str(tmp_path / "half.params"))
+    net.load_parameters(str(tmp_path / "half.params"), cast_dtype=True, dtype_source=source)
+    want = "float32" if source == "current" else "float16"
+    for p in (net.weight, net.bias):
+        assert p.dtype == want and p.data().asnumpy().dtype == want
+    np.testing.assert_array_equal(net.weight.data().asnumpy(), w16.astype(want))
+    net.hybridize()
+    x = np.ones((1, 2), want)
+    np.testing.assert_allclose(net(nd.array(x, dtype=want)).asnumpy(),
+                               x @ w16.astype(np.float32).T, rtol=1e-3)

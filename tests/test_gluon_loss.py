@@ -271,6 +271,9 @@ def test_bad_inputs_raise_clear_errors(rng):
         L.L1Loss(weight=nd.ones((1,)))
     with pytest.raises(GraphccError, match="SoftmaxCrossEntropyLoss"):
         L.SoftmaxCrossEntropyLoss(sparse_label=False)(nd.zeros((2, 3)), nd.zeros((2, 2)))
+    for shape in [(), (4,), (2, 3, 4), (1, 4)]:     # was an unpacking / division error
+        with pytest.raises(ShapeError, match="SDMLLoss"):
+            L.SDMLLoss()(nd.zeros(shape), nd.zeros(shape))
 
 
 def test_repr_and_subclass():

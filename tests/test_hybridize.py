@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import graphcc as mx
 from graphcc import autograd, flags, gluon, nd
-from graphcc.errors import CheckError, DeviceError, GraphccError, TraceError
+from graphcc.errors import AutogradError, CheckError, DeviceError, GraphccError, TraceError
 from graphcc.ir.graph import Graph
 from graphcc.ir.interp import interpret
 from graphcc.passes import DEFAULT_PIPELINE
@@ -147,6 +147,49 @@ def test_grad_req_add_accumulates_over_two_hybridized_backwards():
         assert not np.allclose(both, second)
 
 
+def test_backward_twice_with_retain_graph_matches_eager():
+    # the backward part runs on the forward's arena: a second backward (retain_graph) must
+    # still read the saved forward values, not what the first backward left there
+    mx.random.seed(0)
+    net = nn.HybridSequential()
+    net.add(nn.Dense(16, activation="relu"), nn.Dense(16, activation="tanh"), nn.Dense(4))
+    net.initialize()
+    x = _x(8, 10)
+    results = {}
+    for hybrid in (False, True):
+        net.hybridize(hybrid)
+        params = list(net.collect_params().values())
+        for p in params:
+            p.zero_grad()
+        with autograd.record():
+            y = (net(x) ** 2).sum()
+        y.backward(retain_graph=True)
+        first = [p.grad().asnumpy().copy() for p in params]
+        y.backward()
+        results[hybrid] = first + [p.grad().asnumpy().copy() for p in params]
+    for want, got in zip(results[False], results[True]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_create_graph_through_a_hybridized_block_is_refused():
+    # the compiled backward is not recorded: a gradient penalty built on its result would
+    # silently lose that path, so asking for a differentiable gradient is an error
+    class Cube(gluon.HybridBlock):
+        def hybrid_forward(self, F, x):
+            return x * x * x
+    net = Cube()
+    net.hybridize()
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = net(x)
+        with pytest.raises(AutogradError, match="hybridized"):
+            autograd.grad(y, [x], create_graph=True)
+    with autograd.record():
+        y = net(x)
+    np.testing.assert_allclose(autograd.grad(y, [x])[0].asnumpy(), [3.0, 12.0])
+
+
 def test_grad_req_change_after_compiling_is_honoured():
     x = _x(2, 4)
     net = _mlp()
@@ -264,6 +307,29 @@ def test_different_argument_structure_retraces():
     assert net.trace_count == len(calls)
 
 
+def test_non_array_arguments_key_the_cache_by_value_or_identity():
+    # NumPy scalars were keyed by id(): a freed scalar's id is reused by the next one, which
+    # then ran the graph traced for the old value
+    class Net(gluon.HybridBlock):
+        def hybrid_forward(self, F, x, scale, flag=None):
+            if flag is True:
+                return x * scale + 100
+            return x * scale
+    net = Net()
+    net.hybridize()
+    x = _x(2, 3)
+    for s in (2.0, 3.0, 4.0):
+        np.testing.assert_allclose(net(x, np.float32(s)).asnumpy(), s * x.asnumpy(), rtol=RTOL)
+    assert net.trace_count == 3
+    net(x, np.float32(3.0))
+    assert net.trace_count == 3                       # the same value: a hit
+    np.testing.assert_allclose(net(x, 1, True).asnumpy(), x.asnumpy() + 100, rtol=RTOL)
+    np.testing.assert_allclose(net(x, 1, 1).asnumpy(), x.asnumpy(), rtol=RTOL)   # 1 is not True
+    for k in range(3):                                # other objects: by identity, kept alive
+        weights = np.full((2, 3), k, np.float32)
+        np.testing.assert_allclose(net(x, weights).asnumpy(), k * x.asnumpy(), rtol=RTOL)
+
+
 def test_cache_is_bounded_by_flag():
     net = _mlp()
     net.hybridize()
@@ -314,6 +380,31 @@ def test_rehybridize_cast_and_child_replacement_clear_the_cache():
     assert h.trace_count == 0
     np.testing.assert_array_equal(h(x).asnumpy(), np.zeros((2, 3), np.float32))
 
+
+def test_changing_a_grandchild_clears_the_inlining_parents_cache():
+    # the parent's graph inlines every descendant: replacing or casting one deep inside must
+    # not leave the parent running its old graph
+    class Act(gluon.HybridBlock):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.act = nn.Activation("relu")
+
+        def hybrid_forward(self, F, x):
+            return self.act(x)
+    net = nn.HybridSequential()
+    net.add(nn.HybridSequential(), Act())
+    net[0].add(nn.Dense(2, in_units=4))
+    net.initialize(mx.init.One())
+    net.hybridize()
+    x = nd.array(-np.ones((2, 4), np.float32))
+    np.testing.assert_array_equal(net(x).asnumpy(), np.zeros((2, 2)))
+    net[1].act = nn.Activation("tanh")                # a grandchild replaced
+    np.testing.assert_allclose(net(x).asnumpy(), np.full((2, 2), np.tanh(-4.0)), rtol=RTOL)
+    net[0][0].cast("float64")                         # a grandchild cast
+    net[1].cast("float64")
+    out = net(x.astype("float64"))
+    assert np.dtype(out.dtype) == np.float64
+    np.testing.assert_allclose(out.asnumpy(), np.full((2, 2), np.tanh(-4.0)), rtol=RTOL)
 
 def test_unknown_hybridize_keyword_raises():
     net = _mlp()

@@ -150,3 +150,23 @@ def test_context_manager_sets_default():
     with mx.cpu(3):
         assert nd.zeros((1,)).context == mx.cpu(3)
     assert nd.zeros((1,)).context == mx.cpu(0)
+
+
+def test_load_file_with_an_unsupported_zip_entry_is_clear(tmp_path):
+    # a flipped compression-method field made zipfile raise NotImplementedError
+    path = tmp_path / "a.params"
+    nd.save(str(path), {"w": nd.ones((2, 3))})
+    raw = bytearray(path.read_bytes())
+    central = raw.find(b"PK\x01\x02")            # the first central-directory entry
+    assert central > 0
+    raw[central + 10:central + 12] = b"\x63\x00"  # its compression method: 99
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ParameterError, match="damaged"):
+        nd.load(str(path))
+
+
+def test_symbol_file_that_is_not_text_is_clear(tmp_path):
+    path = tmp_path / "m-symbol.json"
+    path.write_bytes(b'{"nodes": [\xb9\xff]}')
+    with pytest.raises(GraphccError, match="m-symbol.json"):
+        mx.sym.load(str(path))

@@ -120,6 +120,10 @@ def test_slice_matches_python_slicing(case, data):
         np.testing.assert_array_equal(run("_slice_assign", x, v, begin=begin, end=end,
                                           step=step), y)
         check_grad("_slice_assign", [x, v], begin=begin, end=end, step=step)
+        y = x.copy()
+        y[key] = y[key] + v
+        np.testing.assert_allclose(run("_slice_add", x, v, begin=begin, end=end, step=step), y)
+        check_grad("_slice_add", [x, v], begin=begin, end=end, step=step)
 
 
 def test_slice_errors():

@@ -223,6 +223,54 @@ def test_cse_never_merges_random_ops():
     assert sum(n.op == "_random_uniform" for n in out.nodes) == 2
 
 
+def test_schedule_and_pipeline_handle_long_chains():
+    # 3000 elementwise ops feeding one reduction: all of them are "shrinking" nodes that the
+    # schedule pass emits as soon as their inputs exist (once by deep recursion)
+    b = GraphBuilder()
+    v = b.input("x", TensorType((2, 2), F32))
+    for _ in range(3000):
+        v = b.emit("_plus_scalar", [v], {"scalar": 0.5})
+    g = b.build([b.emit("sum", [v])])
+    out = run_pipeline(g, ["schedule"]).graph
+    assert [n.op for n in out.nodes] == [n.op for n in g.nodes]
+    xs = [np.ones((2, 2), np.float32)]
+    np.testing.assert_allclose(graphcc.compile(g)(*xs)[0].asnumpy(), [4 * 1501.0])
+
 def test_every_default_pass_is_registered():
     for p in DEFAULT_PIPELINE:
         assert p in PASSES
+
+
+def test_compile_and_trace_reject_bad_arguments_clearly():
+    g = _small()
+    for passes in (5, "fuse"):                 # 5 was a TypeError; "fuse" ran passes f, u...
+        with pytest.raises(GraphccError, match="passes"):
+            graphcc.compile(g, passes=passes)
+    with pytest.raises(GraphccError, match="recompute"):
+        graphcc.compile(g, wrt=[g.input_names[0]], recompute="often")
+    with pytest.raises(GraphccError, match="needs a function"):
+        graphcc.trace(5, np.ones(2, np.float32))
+    for result in (3, None, "x"):
+        with pytest.raises(GraphccError, match="must return arrays"):
+            graphcc.trace(lambda x, r=result: r, np.ones(2, np.float32))
+
+
+def test_split_gradients_accumulate_into_one_buffer():
+    """The gradient of many slices of one value is summed with _slice_add, in place: one
+    full-size buffer instead of one per slice."""
+    b = GraphBuilder()
+    x = b.input("x", TensorType((8, 4), F32))
+    parts = [b.emit("slice_axis", [x], {"axis": 0, "begin": k, "end": k + 1}) for k in range(8)]
+    acc = b.emit("tanh", [parts[0]])
+    for p in parts[1:]:
+        acc = b.emit("add", [acc, b.emit("tanh", [p])])
+    g = b.build([acc])
+    exe = graphcc.compile(g, wrt=["x"])
+    ops_used = [n.op for n in exe.graph.nodes]
+    assert ops_used.count("_slice_add") == 7 and "_slice_assign" in ops_used
+    xs = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    outs, saved = exe.forward([xs])
+    grad, = exe.backward(saved, [np.ones((1, 4), np.float32)])
+    np.testing.assert_allclose(grad, 1 - np.tanh(xs) ** 2, rtol=1e-5)
+    big = [s for s in exe.plan.storages if exe.graph.nodes[s.root].shape == (8, 4)]
+    assert len(big) <= 2

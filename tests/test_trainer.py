@@ -141,6 +141,11 @@ def test_optimizer_object_and_bad_arguments(rng):
         gluon.Trainer([net.weight, 3], "sgd")
     with pytest.raises(ValueError, match="Cannot find optimizer"):
         gluon.Trainer(net.collect_params(), "nosuch")
+    _backward(net, rng.standard_normal((2, 4)), rng.standard_normal((2, 3)))
+    with pytest.raises(GraphccError, match="batch_size"):     # was a ZeroDivisionError
+        trainer.step(0)
+    with pytest.raises(GraphccError, match="batch_size"):
+        trainer.update(0)
 
 
 def _momentum_setup(rng):

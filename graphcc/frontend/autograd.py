@@ -102,7 +102,7 @@ class TapeNode:
         self.out = out                  # saved output array (None where not needed)
         self.in_types = in_types
         self.out_types = out_types
-        self.backward_fn = backward_fn  # custom: (out_grads) -> in_grads
+        self.backward_fn = backward_fn  # custom: (out_grads, retain_graph) -> in_grads
         self.freed = False
         self.name = name or (op.name if op is not None else "custom")
         self.on_backward = None         # side effect when backward reaches this node
@@ -129,7 +129,8 @@ def record_op(op, attrs, inputs, result, in_types, out_type):
 
 
 def record_custom(name, inputs, outputs, backward_fn):
-    """Append a node whose backward is ``backward_fn(out_grads) -> in_grads``."""
+    """Append a node whose backward is ``backward_fn(out_grads, retain_graph) -> in_grads``
+    (``retain_graph``: another backward through this node may follow)."""
     node = TapeNode(None, {}, tuple(_entry(x) for x in inputs), None, None,
                     tuple(x._type for x in inputs), tuple(o._type for o in outputs),
                     backward_fn=backward_fn, name=name)
@@ -231,7 +232,7 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
                 raise AutogradError(
                     f"the graph through {node.name} was freed by an earlier backward(); pass "
                     "retain_graph=True to the first backward to differentiate it twice")
-            in_grads = _node_backward(node, outs, F)
+            in_grads = _node_backward(node, outs, F, retain_graph)
             if node.on_backward is not None:
                 with _scope(False, train_mode):
                     node.on_backward()
@@ -248,11 +249,11 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
     return leaves, leaf_grads
 
 
-def _node_backward(node, outs, F):
+def _node_backward(node, outs, F, retain_graph):
     if node.backward_fn is not None:
         filled = [g if g is not None else F.zeros(shape=t.shape, dtype=t.dtype)
                   for g, t in zip(outs, node.out_types)]
-        res = node.backward_fn(filled)
+        res = node.backward_fn(filled, retain_graph)
         return list(res) if isinstance(res, (list, tuple)) else [res]
     op = node.op
     if op.grad is None:
@@ -348,7 +349,7 @@ class Function:
         if is_recording() and needs_grad(inputs):
             outs = [o.copy() if o._ag_node is not None else o for o in outs]
 
-            def bwd(out_grads):
+            def bwd(out_grads, retain_graph):
                 with pause(is_training()):
                     res = self.backward(*out_grads)
                 res = [res] if isinstance(res, NDArray) else list(res)

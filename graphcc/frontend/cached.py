@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import flags, ops
-from ..errors import DeviceError, GraphccError
+from ..errors import AutogradError, DeviceError, GraphccError
 from . import autograd
 from .ndarray import NDArray
 from .symbol import Symbol, to_graph, typed_var
@@ -207,8 +207,14 @@ class CachedGraphs:
             exe = entry.exe
             aux_targets = entry.trace.aux_targets
 
-            def backward(out_grads):
-                grads = exe.backward(saved, [g._data for g in out_grads])
+            def backward(out_grads, retain_graph):
+                if autograd.is_recording():       # autograd.grad(..., create_graph=True)
+                    raise AutogradError(
+                        f"{type(self.block).__name__}: create_graph=True (higher-order "
+                        "gradients) cannot go through a hybridized block, whose compiled "
+                        "backward is not recorded; call the block without hybridize()")
+                grads = exe.backward(saved, [g._data for g in out_grads],
+                                     keep_saved=retain_graph)
                 for p, value in zip(aux_targets, aux_values):
                     np.copyto(p.data(ctx)._data, value, casting="unsafe")
                 return [NDArray(gr, ctx) for gr in grads]

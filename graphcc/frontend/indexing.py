@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from ..errors import GraphccError, ShapeError
+from ..errors import DTypeError, GraphccError, ShapeError
 from . import autograd
 from .dispatch import call
 
@@ -120,7 +120,11 @@ def setitem(x, key, value):
     elif isinstance(value, (numbers.Number, np.generic)):
         v = value
     else:
-        v = np.asarray(value, dtype=x._data.dtype)
+        try:
+            v = np.asarray(value, dtype=x._data.dtype)
+        except (ValueError, TypeError) as e:
+            raise DTypeError(f"cannot assign {value!r} to an array of {x._data.dtype.name}: "
+                             f"{e}") from None
     if not isinstance(key, tuple):
         key = (key,)
     key = tuple(np.asarray(k._data if isinstance(k, NDArray) else k, dtype=np.int64)

@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 
-from ..errors import GraphccError
+from ..errors import GraphccError, OpAttrError
 from ..ir.types import canon_dtype
 from ..ops import registry
 from .context import Context, check_usable, current_context
@@ -148,6 +148,8 @@ def add_n(*args, **kw):
     """Sum of any number of arrays of the same shape (``ElementWiseSum``)."""
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = tuple(args[0])
+    if not args:
+        raise GraphccError("add_n: needs at least one array")
     out = args[0]
     for a in args[1:]:
         out = call("add", out, a)
@@ -220,6 +222,8 @@ def _randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kw):
 
 
 def _exponential(scale=1, shape=None, dtype=None, ctx=None, out=None, **kw):
+    if not scale > 0:
+        raise OpAttrError(f"random.exponential: scale must be positive, got {scale}")
     return call("_random_exponential", lam=1.0 / scale, **_rand_args(shape, dtype, ctx, out))
 
 
@@ -236,8 +240,8 @@ def _shuffle(data, **kw):
 
 
 def _seed(seed_state, ctx="all"):
-    from ..ops.rng import seed
-    seed(seed_state)
+    from ..random import seed        # mx.nd.random.seed is mx.random.seed, as in MXNet
+    seed(seed_state, ctx)
 
 
 for _n, _f in [("uniform", _uniform), ("normal", _normal), ("randn", _randn),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -58,7 +59,8 @@ def read_arrays(fname) -> tuple[str, dict]:
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError,
+            NotImplementedError, RuntimeError) as e:    # zipfile's "unsupported" and the like
         raise ParameterError(f"{fname} is not a graphcc array file or is damaged "
                              f"(truncated or corrupted): {e}") from None
     kind = str(arrays.pop(_KIND, "dict"))

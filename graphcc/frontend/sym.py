@@ -77,6 +77,8 @@ def load(fname):
             return load_json(f.read())
     except OSError as e:
         raise GraphccError(f"cannot read symbol file {fname}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise GraphccError(f"symbol file {fname} is not JSON text (damaged?): {e}") from None
 
 
 # Python-level functions shared with nd (scalars on either side, add_n, ...)

@@ -790,17 +790,21 @@ register(OpDef(
 # ---------------------------------------------------------------- smooth_l1, hard_sigmoid
 
 
+def _inv(v):  # 1 / v, infinite for 0 (as MXNet's float division gives)
+    return 1.0 / v if v else float("inf")
+
+
 def _smooth_l1_np(x, scalar=1.0):
     s2 = scalar * scalar
     ax = np.abs(x)
-    return np.where(ax < 1.0 / s2, 0.5 * s2 * x * x, ax - 0.5 / s2)
+    return np.where(ax < _inv(s2), 0.5 * s2 * x * x, ax - 0.5 * _inv(s2))
 
 
 def _g_smooth_l1(c):  # s^2 x inside |x| < 1/s^2, sign(x) outside
     F = c.F
     x = c.inputs[0]
     s2 = c.attrs["scalar"] ** 2
-    inside = F._lesser_scalar(F.abs(x), scalar=1.0 / s2)
+    inside = F._lesser_scalar(F.abs(x), scalar=_inv(s2))
     outside = F._rminus_scalar(inside, scalar=1.0)
     d = F.broadcast_add(F.multiply(inside, F._mul_scalar(x, scalar=s2)),
                         F.multiply(outside, F.sign(x)))

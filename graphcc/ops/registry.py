@@ -284,6 +284,9 @@ def infer(op: OpDef, in_types: tuple[TensorType, ...], attrs: Mapping,
     except (ValueError, IndexError, TypeError, ZeroDivisionError) as e:
         raise ShapeError(f"{op.name}: cannot infer the output for inputs "
                          f"{_describe(in_types)} ({e}){where}") from None
+    if any(d < 0 for d in t.shape):
+        raise ShapeError(f"{op.name}: the output shape {tuple(t.shape)} has a negative "
+                         f"dimension (inputs: {_describe(in_types)}){where}")
     return t
 
 

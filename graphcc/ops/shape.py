@@ -356,10 +356,11 @@ def _sa_infer(in_types, attrs):
     want = _slice_shape(lhs.shape, _tup(attrs["begin"]), _tup(attrs["end"]), _tup(attrs["step"]))
     if rhs.shape != want and rhs.size != 1:
         try:
-            np.broadcast_shapes(rhs.shape, want)
+            fits = np.broadcast_shapes(rhs.shape, want) == want
         except ValueError:
-            raise ShapeError(f"cannot assign shape {rhs.shape} to a slice of shape {want}") \
-                from None
+            fits = False
+        if not fits:
+            raise ShapeError(f"cannot assign shape {rhs.shape} to a slice of shape {want}")
     if lhs.dtype != rhs.dtype:
         from ..errors import DTypeError
         raise DTypeError(f"assigning {rhs.dtype} into {lhs.dtype}")
@@ -390,6 +391,11 @@ register(OpDef(
     aliases=("_crop_assign",), doc="lhs with a slice replaced by rhs (a new value)"))
 
 
+def _sas_infer(in_types, attrs):
+    _slice_infer(in_types, attrs)         # the slice must be valid for the input
+    return in_types[0]
+
+
 def _sas_np(x, scalar, begin, end, step=()):
     out = x.copy()
     out[_slices(x.shape, _tup(begin), _tup(end), _tup(step))] = scalar
@@ -397,9 +403,32 @@ def _sas_np(x, scalar, begin, end, step=()):
 
 
 register(OpDef(
-    name="_slice_assign_scalar", inputs=("data",), infer=lambda ts, a: ts[0], impl=_sas_np,
+    name="_slice_assign_scalar", inputs=("data",), infer=_sas_infer, impl=_sas_np,
     attrs={"scalar": Attr("float", 0.0), **_SLICE_ATTRS},
     grad=lambda c: (c.F._slice_assign_scalar(c.g, scalar=0.0, begin=c.attrs["begin"],
                                              end=c.attrs["end"], step=c.attrs["step"]),),
     kind="opaque", inplace=(0,), aliases=("_crop_assign_scalar",),
     doc="data with a slice set to a scalar"))
+
+
+def _slice_add_np(lhs, rhs, begin, end, step=()):
+    out = lhs.copy()
+    out[_slices(lhs.shape, _tup(begin), _tup(end), _tup(step))] += rhs
+    return out
+
+
+def _g_slice_add(c):
+    F = c.F
+    a = dict(begin=c.attrs["begin"], end=c.attrs["end"], step=c.attrs["step"])
+    grhs = F.slice(c.g, **a)
+    rt = c.in_types[1]
+    if tuple(rt.shape) != tuple(c.out_type.shape):
+        grhs = unbroadcast(F, grhs, _slice_shape(c.out_type.shape, _tup(a["begin"]),
+                                                 _tup(a["end"]), _tup(a["step"])), rt.shape)
+    return (c.g, grhs)
+
+
+register(OpDef(
+    name="_slice_add", inputs=("lhs", "rhs"), infer=_sa_infer, impl=_slice_add_np,
+    attrs=_SLICE_ATTRS, grad=_g_slice_add, kind="opaque", inplace=(0,),
+    doc="lhs with rhs added into a slice (accumulates slice gradients in one buffer)"))

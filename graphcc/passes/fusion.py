@@ -138,6 +138,19 @@ class _Fuser:
             self.group_of[m] = keep
         return True
 
+    def _delays(self, producer: _Group, i: int) -> bool:
+        """Would joining node i hold the producer's kernel back until an opaque op computed
+        after the kernel's start has run? (An accumulation chain ``g1 + g2 + ...`` over matmul
+        results would otherwise become one kernel that keeps every matmul result alive.)"""
+        first = min(producer.members)
+        for j in self.g.nodes[i].inputs:
+            if j in producer.members or j < first or self.g.nodes[j].op in ("input", "const"):
+                continue
+            if ops.get(self.g.nodes[j].op).kind == "opaque" and self.group_of.get(j) is not \
+                    producer:
+                return True
+        return False
+
     def _merge_all(self, groups) -> bool:
         """Merge several groups at once (all pairwise compatible, no cycle)."""
         uniq = []
@@ -186,7 +199,8 @@ class _Fuser:
                 if j not in self.group_of or j in outputs:
                     continue
                 producer = self.group_of[j]
-                if all(u == i or self.group_of.get(u) is producer for u in users[j]):
+                if all(u == i or self.group_of.get(u) is producer for u in users[j]) and \
+                        not self._delays(producer, i):
                     self.try_merge(producer, self.group_of[i])
         # 2. siblings: elementwise groups of one domain reading a common input
         for j, us in users.items():

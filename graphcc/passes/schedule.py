@@ -48,11 +48,19 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
     out: list[int] = []
 
     def emit(i):
+        # depth first: each emitted node then emits the waiting nodes it made ready (a loop,
+        # not recursion: chains of shrinking nodes can be thousands long)
         out.append(i)
         done.add(i)
-        for k in waiting.get(i, ()):
-            if k not in done and all(j in done for j in g.nodes[k].inputs):
-                emit(k)
+        stack = [iter(waiting.get(i, ()))]
+        while stack:
+            k = next(stack[-1], None)
+            if k is None:
+                stack.pop()
+            elif k not in done and all(j in done for j in g.nodes[k].inputs):
+                out.append(k)
+                done.add(k)
+                stack.append(iter(waiting.get(k, ())))
     for i in ids:
         if i in done:
             continue

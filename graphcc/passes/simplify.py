@@ -1,8 +1,8 @@
 """Algebraic simplification: a table of small rules keyed by op.
 
-Each rule looks at a node (inputs already simplified) and returns the index of an existing
-node that computes the same value, or None. Rules never change a value's type, so forwarding
-is always safe. Applied in one forward sweep; since inputs are simplified first, chains
+Each rule looks at a node (inputs already simplified) and returns the index of a node that
+computes the same value (an existing one, or one it appends with ``b.emit``), or None. Rules
+never change a value's type, so forwarding is always safe. Applied in one forward sweep; since inputs are simplified first, chains
 collapse in the same sweep.
 """
 from __future__ import annotations
@@ -63,6 +63,16 @@ def add_zero(n, b):         # x + 0 -> x  (only if no broadcast happens)
     return None
 
 
+def add_into_slice(n, b):   # a + _slice_assign(0, g, box) -> _slice_add(a, g, box)
+    for a, s in (n.inputs, tuple(reversed(n.inputs))):
+        sn = b.nodes[s]
+        if sn.op == "_slice_assign" and b.is_const(sn.inputs[0], 0.0) and \
+                _same_type(b, a, n) and _same_type(b, s, n):
+            attrs = {k: sn.attr(k) for k in ("begin", "end", "step")}
+            return b.emit("_slice_add", [a, sn.inputs[1]], attrs, loc=n.loc)
+    return None
+
+
 def sub_zero(n, b):         # x - 0 -> x
     x, y = n.inputs
     return x if b.is_const(y, 0.0) and _same_type(b, x, n) else None
@@ -109,7 +119,7 @@ SIMPLIFY = {
     "cast": [cast_to_same],
     "reshape": [reshape_to_same, reshape_of_reshape],
     "_reshape_to": [reshape_to_same, reshape_of_reshape],
-    "add": [add_zero], "subtract": [sub_zero], "multiply": [mul_one], "divide": [div_one],
+    "add": [add_zero, add_into_slice], "subtract": [sub_zero], "multiply": [mul_one], "divide": [div_one],
     "transpose": [transpose_inverse],
     "broadcast_to": [broadcast_to_same], "broadcast_like": [broadcast_to_same],
     "broadcast_axis": [broadcast_to_same],

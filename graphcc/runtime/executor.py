@@ -87,6 +87,17 @@ class Phase:
         return env
 
 
+class Saved:
+    """What a forward leaves for its backward: the saved values (views into the arena when
+    there is a plan) and the arena's slots."""
+    __slots__ = ("values", "slots", "consumed")
+
+    def __init__(self, values: dict, slots: dict | None):
+        self.values = values
+        self.slots = slots
+        self.consumed = False     # a backward ran in this arena: the saved values are gone
+
+
 class Program:
     """Run a graph (or a joint training graph split at ``k``) on NumPy arrays."""
 
@@ -114,7 +125,7 @@ class Program:
         if static and self._static_arena is not None:
             return self._static_arena
         arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
-        slots = {}
+        slots = {-1: arena}           # the arena itself under -1 (no node has that index)
         for v, sid in plan.storage_of.items():
             n = self.graph.nodes[v]
             off = plan.storages[sid].offset
@@ -144,18 +155,31 @@ class Program:
         slots = self._slots(static and self.backward is None)
         self.forward.run(env, slots, hook, self.graph)
         outs = [self._out(env[o], slots) for o in self.graph.outputs[:self.n_fwd]]
-        saved = ({j: env[j] for j in self.saved}, slots)
-        return outs, saved
+        return outs, Saved({j: env[j] for j in self.saved}, slots)
 
     def _out(self, value, slots):
-        if slots is None:
+        """Never hand out a view into the arena (later calls reuse it); values computed
+        outside it (gradients of inputs, views of inputs) are returned as they are."""
+        if slots is None or not np.may_share_memory(value, slots[-1]):
             return value
-        return np.array(value, copy=True)      # never hand out a view into the arena
+        return np.array(value, copy=True)
 
-    def run_backward(self, saved, head_grads, hook=None):
-        values, slots = saved
+    def run_backward(self, saved: "Saved", head_grads, hook=None, keep_saved=False):
+        """Gradients from the state ``run_forward`` returned. The backward's values share the
+        forward's arena, so they overwrite saved values once those are read for the last
+        time: with ``keep_saved`` (a later backward will follow) they go to a fresh arena."""
+        if saved.consumed:
+            raise GraphccError("this forward's saved values were overwritten by an earlier "
+                               "backward; pass keep_saved=True (autograd: retain_graph=True) "
+                               "to every backward but the last")
+        slots = saved.slots
+        if slots is not None:
+            if keep_saved:
+                slots = self._slots()
+            else:
+                saved.consumed = True
         heads = [i for i in self.input_ids if self.graph.nodes[i].attr("role") == "grad"]
-        env = dict(values)
+        env = dict(saved.values)
         env.update(self.bind_inputs(head_grads, heads))
         if self.backward is not None:
             self.backward.run(env, slots, hook, self.graph)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -110,6 +111,7 @@ class Block:
         self._forward_hooks: OrderedDict = OrderedDict()
         self._forward_pre_hooks: OrderedDict = OrderedDict()
         self._hook_id = 0
+        self._parents = weakref.WeakSet()    # blocks holding this one as a child
 
     def _alias(self):
         return self.__class__.__name__.lower()
@@ -159,10 +161,20 @@ class Block:
         if name is None:
             name = str(len(self._children))
         self._children[name] = block
+        parents = getattr(block, "_parents", None)
+        if parents is not None:
+            parents.add(self)
         self._children_changed()
 
     def _children_changed(self):
-        """A child was added, replaced or removed: compiled graphs are stale."""
+        """A child or a descendant was added, replaced, removed or cast: the compiled graphs
+        of this block and of every block that inlines it are stale."""
+        self._forget_graphs()
+        for parent in list(getattr(self, "_parents", ())):
+            parent._children_changed()
+
+    def _forget_graphs(self):
+        """Drop compiled graphs (a HybridBlock's cache)."""
 
     def collect_params(self, select=None):
         """Every parameter of this block and its children (optionally regex-selected)."""
@@ -386,13 +398,11 @@ class HybridBlock(Block):
                           static_shape=static_shape, passes=passes, recompute=recompute,
                           check=check)
 
-    def _children_changed(self):
-        if getattr(self, "_cached", None) is not None:
-            self._cached = None
+    def _forget_graphs(self):
+        self._cached = None
 
     def cast(self, dtype):
-        super().cast(dtype)
-        self._cached = None
+        super().cast(dtype)     # forgets the graphs of this block and every block above it
 
     def register_op_hook(self, callback, monitor_all=False):
         self._op_hooks = [(callback, monitor_all)]

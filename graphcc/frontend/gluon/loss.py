@@ -324,10 +324,10 @@ class SDMLLoss(Loss):
         self.smoothing_parameter = smoothing_parameter
 
     def hybrid_forward(self, F, x1, x2):
+        if len(x1.shape) != 2 or tuple(x2.shape) != tuple(x1.shape) or x1.shape[0] < 2:
+            raise ShapeError(f"SDMLLoss: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must "
+                             "have one shape (batch_size, dim) with batch_size >= 2")
         batch_size, dim = x1.shape
-        if tuple(x2.shape) != (batch_size, dim):
-            raise ShapeError(f"x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have the "
-                             "same shape")
         gold = F.eye(batch_size)
         labels = gold * (1 - self.smoothing_parameter) + \
             (1 - gold) * self.smoothing_parameter / (batch_size - 1)

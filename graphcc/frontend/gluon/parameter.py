@@ -295,7 +295,7 @@ class Constant(Parameter):
     def grad_req(self, req):
         if req != "null":
             warnings.warn(f"Constant parameter '{self.name}' does not support grad_req other "
-                          "than 'null', and new value '{req}' is ignored.", stacklevel=2)
+                          f"than 'null', and new value '{req}' is ignored.", stacklevel=2)
         self._grad_req = "null"
 
 
@@ -496,7 +496,8 @@ def assign_all(params: "OrderedDict[str, Parameter]", arrays: dict, filename, ct
                 list(p._deferred_init[1]) if p._deferred_init else _ctx_list(None))
             p._init_impl(value.astype(p.dtype), ctx_list)
         else:
-            if ctx is not None and set(_ctx_list(ctx)) != set(p._data):
-                p._init_impl(value.astype(p.dtype), _ctx_list(ctx))
+            ctx_list = _ctx_list(ctx) if ctx is not None else list(p._data)
+            if set(ctx_list) != set(p._data) or p._reduce()._data.dtype.name != p.dtype:
+                p._init_impl(value.astype(p.dtype), ctx_list)   # new devices or dtype
             else:
                 p.set_data(value)

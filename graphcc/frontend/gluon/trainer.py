@@ -123,7 +123,7 @@ class Trainer:
     def step(self, batch_size, ignore_stale_grad=False):
         """``allreduce_grads()`` then an update with gradients scaled by ``1/batch_size``.
         Call it after ``backward()``, outside ``autograd.record()``."""
-        self._optimizer.rescale_grad = self._scale / batch_size
+        self._set_batch_size(batch_size)
         self._allreduce_grads()
         self._update(ignore_stale_grad)
 
@@ -135,8 +135,14 @@ class Trainer:
     def update(self, batch_size, ignore_stale_grad=False):
         """The update half of ``step`` (after ``allreduce_grads``)."""
         self._check_not_on_kvstore("update()")
-        self._optimizer.rescale_grad = self._scale / batch_size
+        self._set_batch_size(batch_size)
         self._update(ignore_stale_grad)
+
+    def _set_batch_size(self, batch_size):
+        if not batch_size:
+            raise TrainerError(f"batch_size must not be {batch_size!r}: gradients are "
+                               "scaled by 1 / batch_size")
+        self._optimizer.rescale_grad = self._scale / batch_size
 
     def _check_not_on_kvstore(self, what):
         if self._kvstore is not None and self._update_on_kvstore:
