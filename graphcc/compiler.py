@@ -51,8 +51,8 @@ class Executable:
         self.grad_info = grad_info
         plan = pipeline_result.analyses.get("plan_memory") if pipeline_result else None
         g, k = split_forward_backward(graph)
-        if g is not graph:
-            plan = None                  # the plan was made for another node order
+        if plan is not None and plan.graph is not g:
+            plan = None        # made for another graph (a pass after plan_memory changed it)
         n_fwd = len(g.outputs) - len(grad_info.wrt) if grad_info is not None else None
         self.graph = g
         self.plan = plan

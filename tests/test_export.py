@@ -424,3 +424,18 @@ def test_load_parameters_cast_dtype_sets_data_and_dtype_together(tmp_path, sourc
     x = np.ones((1, 2), want)
     np.testing.assert_allclose(net(nd.array(x, dtype=want)).asnumpy(),
                                x @ w16.astype(np.float32).T, rtol=1e-3)
+
+
+def test_symbol_api_bad_arguments_are_graphcc_errors():
+    # were int()'s ValueError, an IndexError and an AttributeError
+    x = mx.sym.var("x")
+    y = mx.sym.FullyConnected(x, mx.sym.var("w"), num_hidden=3, no_bias=True)
+    with pytest.raises(GraphccError, match="shape of x"):
+        y.infer_shape(x="abc")
+    with pytest.raises(GraphccError, match="shape"):
+        mx.sym.var("q", shape=(2, "a"))
+    with pytest.raises(GraphccError, match="at least one"):
+        mx.sym.Group([])
+    with pytest.raises(GraphccError, match="expected Symbols"):
+        mx.sym.Group([x, 1])
+    assert mx.sym.var("q", shape=(np.int64(2), 0)).infer_shape(q=(2, 5))[0] == [(2, 5)]

@@ -310,8 +310,14 @@ def test_different_argument_structure_retraces():
 def test_non_array_arguments_key_the_cache_by_value_or_identity():
     # NumPy scalars were keyed by id(): a freed scalar's id is reused by the next one, which
     # then ran the graph traced for the old value
+    class Box:
+        def __init__(self, value):
+            self.value = value
+
     class Net(gluon.HybridBlock):
         def hybrid_forward(self, F, x, scale, flag=None):
+            if isinstance(scale, Box):
+                scale = scale.value
             if flag is True:
                 return x * scale + 100
             return x * scale
@@ -326,8 +332,7 @@ def test_non_array_arguments_key_the_cache_by_value_or_identity():
     np.testing.assert_allclose(net(x, 1, True).asnumpy(), x.asnumpy() + 100, rtol=RTOL)
     np.testing.assert_allclose(net(x, 1, 1).asnumpy(), x.asnumpy(), rtol=RTOL)   # 1 is not True
     for k in range(3):                                # other objects: by identity, kept alive
-        weights = np.full((2, 3), k, np.float32)
-        np.testing.assert_allclose(net(x, weights).asnumpy(), k * x.asnumpy(), rtol=RTOL)
+        np.testing.assert_allclose(net(x, Box(float(k))).asnumpy(), k * x.asnumpy(), rtol=RTOL)
 
 
 def test_cache_is_bounded_by_flag():
@@ -405,6 +410,11 @@ def test_changing_a_grandchild_clears_the_inlining_parents_cache():
     out = net(x.astype("float64"))
     assert np.dtype(out.dtype) == np.float64
     np.testing.assert_allclose(out.asnumpy(), np.full((2, 2), np.tanh(-4.0)), rtol=RTOL)
+    weight = gluon.Parameter("w2", shape=(2, 4), dtype="float64", init=mx.init.Constant(-0.5))
+    weight.initialize()
+    net[0][0].weight = weight                         # a grandchild's parameter replaced
+    np.testing.assert_allclose(net(x.astype("float64")).asnumpy(),
+                               np.full((2, 2), np.tanh(2.0)), rtol=RTOL)
 
 def test_unknown_hybridize_keyword_raises():
     net = _mlp()

@@ -199,3 +199,20 @@ def test_pipeline_without_planning_still_runs():
     np.testing.assert_allclose(exe(x)[0].asnumpy(), interpret(g, [x])[0])
     assert exe.memory_report().planned_bytes > 0
     _ = run_pipeline
+
+
+@pytest.mark.parametrize("after", [["dce"], ["fuse"], ["schedule"], ["cse", "dce"]])
+def test_passes_after_plan_memory_do_not_run_on_a_stale_plan(after):
+    # the plan names values by node index: a pass that rewrites the graph after planning
+    # made the executor index past the graph or store values in the wrong slots
+    b = GraphBuilder()
+    x = b.input("x", TensorType((4, 8), F32))
+    b.emit("exp", [b.emit("sum", [x], {"axis": (1,), "keepdims": True})])    # dead
+    y = b.emit("sin", [x])
+    w = b.emit("add", [b.emit("exp", [y]), y])
+    g = b.build([w, b.emit("sum", [w], {"axis": (0,)})])
+    xs = [np.random.default_rng(0).uniform(-1, 1, (4, 8)).astype(np.float32)]
+    exe = graphcc.compile(g, passes=["plan_memory"] + after)
+    for want, got in zip(interpret(g, xs), exe(*xs)):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6)
+    assert exe.plan is None or exe.plan.graph is exe.graph

@@ -53,12 +53,31 @@ def _rebuild(fmt, it):
     return kind(_rebuild(p, it) for p in parts)
 
 
+class _ById:
+    """A non-array argument that keys the cache by identity. The key holds the object, so
+    its id cannot be reused by another object while the cached graph lives."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _ById) and other.obj is self.obj
+
+
 def _signature(fmt):
     if fmt is None:
         return "A"
     if fmt[0] == "value":
         v = fmt[1]
-        return ("V", v if isinstance(v, (int, float, str, bool, type(None))) else id(v))
+        if isinstance(v, np.generic):                 # NumPy scalars: by value
+            return ("V", type(v).__name__, v.item())
+        if isinstance(v, (int, float, str, bool, type(None))):
+            return ("V", type(v).__name__, v)         # the type too: 1, 1.0 and True differ
+        return ("V", _ById(v))
     return (fmt[0].__name__, tuple(_signature(p) for p in fmt[1]))
 
 

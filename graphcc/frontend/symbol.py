@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import numbers
+import operator
 import threading
 
 import numpy as np
@@ -415,7 +416,7 @@ def _var_type(n: SymNode, given):
                                                              "float32")
         if n.partial and n.partial[0] is not None:
             _check_partial(n, shape)
-        return TensorType(tuple(int(d) for d in shape), canon_dtype(dt))
+        return TensorType(_shape_arg(f"the shape of {n.name}", shape), canon_dtype(dt))
     if n.type is not None:
         return n.type
     return None
@@ -465,7 +466,7 @@ def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, ini
     partial = None
     type_ = None
     if shape is not None:
-        shape = tuple(int(d) for d in shape)
+        shape = _shape_arg(f"sym.var({name!r}): shape", shape)
         if all(d > 0 for d in shape) or (shape == ()):
             type_ = TensorType(shape, canon_dtype(dtype or "float32"))
         else:
@@ -500,10 +501,27 @@ def param_var(param):
                            partial=partial)])
 
 
+def _shape_arg(what, shape) -> tuple[int, ...]:
+    """A shape given by the user: a tuple of non-negative ints (0: unknown)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        dims = None
+    if dims is None or any(d < 0 for d in dims):
+        raise ShapeError(f"{what} must be a tuple of non-negative ints, got {shape!r}")
+    return dims
+
+
 def Group(symbols):  # noqa: N802 - MXNet's name
     nodes = []
     for s in symbols:
+        if not isinstance(s, Symbol):
+            raise GraphccError(f"sym.Group: expected Symbols, got {type(s).__name__}")
         nodes.extend(s._nodes)
+    if not nodes:
+        raise GraphccError("sym.Group: needs at least one Symbol")
     return Symbol(nodes)
 
 

@@ -7,13 +7,14 @@ mutable metadata.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from .. import ops
-from .types import TensorType, canon_dtype
+from .types import ITEMSIZE, TensorType, canon_dtype
 
 from ..ops.pseudo import INPUT_ROLES
 
@@ -30,6 +31,10 @@ class Node:
     @property
     def type(self) -> TensorType:
         return TensorType(self.shape, self.dtype)
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * ITEMSIZE[self.dtype]
 
     def attr(self, name, default=None):
         for k, v in self.attrs:

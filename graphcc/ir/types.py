@@ -13,6 +13,7 @@ DTYPES = {
     "int8": "i8", "uint8": "u8", "int32": "i32", "int64": "i64", "bool": "b1",
 }
 SHORT_TO_DTYPE = {v: k for k, v in DTYPES.items()}
+ITEMSIZE = {k: np.dtype(k).itemsize for k in DTYPES}
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "uint8", "int32", "int64")
 
@@ -54,7 +55,7 @@ class TensorType:
 
     @property
     def nbytes(self) -> int:
-        return self.size * np.dtype(self.dtype).itemsize
+        return self.size * ITEMSIZE[self.dtype]
 
     def __str__(self) -> str:
         return f"{DTYPES[self.dtype]}[{','.join(str(d) for d in self.shape)}]"

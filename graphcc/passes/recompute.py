@@ -14,10 +14,9 @@ Run it after cse (which would merge the clones back) and before fuse / plan_memo
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from .. import ops
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..ir.phases import forward_region
 
 
@@ -40,10 +39,11 @@ def recompute(g: Graph, segments: int | None = None) -> Graph:
     points = [j for j in saved if j in cuts]
     candidates = []
     for pool in ([points] if len(points) >= 2 else []) + [saved]:
-        sizes = [_nbytes(g.nodes[j]) for j in pool]
+        sizes = [g.nodes[j].nbytes for j in pool]
         total = sum(sizes)
         root = math.sqrt(len(pool))
-        for k in range(1, int(2 * root) + 2):
+        spacings = sorted({1, 2, 3} | {max(1, round(root * f)) for f in (0.5, 0.7, 1, 1.4, 2)})
+        for k in spacings:
             for offset in sorted({0, k // 2}):
                 candidates.append(set(pool[(k - 1 + offset) % k::k]))
             budget, acc, keep = total / k, 0, set()   # the same count, spaced by bytes
@@ -53,8 +53,13 @@ def recompute(g: Graph, segments: int | None = None) -> Graph:
                     keep.add(j)
                     acc = 0
             candidates.append(keep)
+    tried = set()
+    fwd = forward_region(g)
     for keep in candidates:
-        cand = _recompute(g, keep)
+        if frozenset(keep) in tried:
+            continue
+        tried.add(frozenset(keep))
+        cand = _recompute(g, keep, fwd)
         p = peak(cand)
         if p < best_peak:
             best, best_peak = cand, p
@@ -84,10 +89,6 @@ def _cuts(g: Graph) -> set[int]:
     return cuts
 
 
-def _nbytes(node) -> int:
-    import numpy as np
-    return int(np.prod(node.shape, dtype=np.int64)) * np.dtype(node.dtype).itemsize
-
 
 def _saved(g: Graph) -> list[int]:
     """Forward values read by the backward (inputs and constants excluded), in order."""
@@ -98,9 +99,9 @@ def _saved(g: Graph) -> list[int]:
                    if j in fwd and g.nodes[j].op not in ("input", "const")})
 
 
-def _recompute(g: Graph, checkpoints: set) -> Graph:
+def _recompute(g: Graph, checkpoints: set, fwd: set | None = None) -> Graph:
     """Keep ``checkpoints`` (plus random ops and outputs); recompute the other saved values."""
-    fwd = forward_region(g)
+    fwd = forward_region(g) if fwd is None else fwd
     compute = [i for i in sorted(fwd) if g.nodes[i].op not in ("input", "const")]
     outputs = set(g.outputs)
     keep = set(checkpoints) | {i for i in compute if ops.get(g.nodes[i].op).random} | \
@@ -130,7 +131,8 @@ def _recompute(g: Graph, checkpoints: set) -> Graph:
             stack.pop()
             n = g.nodes[u]
             ins = tuple(clone[j] if _needs_clone(j) else remap[j] for j in n.inputs)
-            clone[u] = emit(replace(n, inputs=ins, loc=(n.loc + " (recomputed)").strip()))
+            clone[u] = emit(Node(n.op, ins, n.shape, n.dtype, n.attrs,
+                                 (n.loc + " (recomputed)").strip()))
         return clone[v]
 
     def _needs_clone(j):
@@ -138,10 +140,11 @@ def _recompute(g: Graph, checkpoints: set) -> Graph:
 
     for i, n in enumerate(g.nodes):
         if i in fwd:
-            remap[i] = emit(replace(n, inputs=tuple(remap[j] for j in n.inputs)))
-            continue
-        ins = tuple(cloned(j) if _needs_clone(j) else remap[j] for j in n.inputs)
-        remap[i] = emit(replace(n, inputs=ins))
+            ins = tuple(remap[j] for j in n.inputs)
+        else:
+            ins = tuple(cloned(j) if _needs_clone(j) else remap[j] for j in n.inputs)
+        remap[i] = emit(n if ins == n.inputs else Node(n.op, ins, n.shape, n.dtype, n.attrs,
+                                                      n.loc))
     return Graph(tuple(nodes), tuple(remap[o] for o in g.outputs), g.consts)
 
 

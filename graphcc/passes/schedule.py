@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 
 from .. import ops
 from ..ir.graph import Graph
 from ..ir.phases import forward_region
 from .manager import register_pass
 
-
-def _nbytes(n) -> int:
-    return int(np.prod(n.shape, dtype=np.int64)) * np.dtype(n.dtype).itemsize
 
 
 def _order(g: Graph, ids: list[int], done: set) -> list[int]:
@@ -34,12 +30,12 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
         n = g.nodes[i]
         if n.op in ("input", "const") or not n.inputs:
             continue
-        biggest = max(_nbytes(g.nodes[j]) for j in n.inputs)
+        biggest = max(g.nodes[j].nbytes for j in n.inputs)
         us = users.get(i, [])
-        feeds_shrinks = (us and i not in outputs and _nbytes(n) <= biggest and
+        feeds_shrinks = (us and i not in outputs and n.nbytes <= biggest and
                          ops.get(n.op).kind in ("elementwise", "broadcast") and
                          all(u in shrinks for u in us if u in idset))
-        if _nbytes(n) < biggest or feeds_shrinks:
+        if n.nbytes < biggest or feeds_shrinks:
             shrinks.add(i)                  # shrinks data, or an elementwise op feeding those
     waiting = {}
     for i in shrinks:

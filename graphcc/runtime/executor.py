@@ -129,8 +129,7 @@ class Program:
         for v, sid in plan.storage_of.items():
             n = self.graph.nodes[v]
             off = plan.storages[sid].offset
-            nbytes = int(np.prod(n.shape, dtype=np.int64)) * np.dtype(n.dtype).itemsize
-            slots[v] = arena[off:off + nbytes].view(n.dtype).reshape(n.shape)
+            slots[v] = arena[off:off + n.nbytes].view(n.dtype).reshape(n.shape)
         if static:
             self._static_arena = slots
         return slots

@@ -60,6 +60,7 @@ class MemoryPlan:
     shared_count: int = 0
     algorithm: str = "arena"
     n_steps: int = 0
+    graph: Graph | None = field(default=None, repr=False, compare=False)   # the planned graph
 
     def offset_of(self, value: int) -> int:
         return self.storages[self.storage_of[value]].offset
@@ -124,9 +125,6 @@ def _gradient_outputs(g: Graph) -> set[int]:
     return {o for o in g.outputs if o in dep and g.nodes[o].op != "input"}
 
 
-def _nbytes(node) -> int:
-    return int(np.prod(node.shape, dtype=np.int64)) * np.dtype(node.dtype).itemsize
-
 
 def _inplace_candidates(g: Graph, i: int, kernel_of) -> list[int]:
     """Inputs whose storage value i may overwrite."""
@@ -171,7 +169,7 @@ def build_storages(g: Graph, lt: Lifetimes, inplace: bool = True):
                 external[i] = external.get(src, src)
                 view_count += 1
                 continue
-        size = _nbytes(node)
+        size = node.nbytes
         if inplace:
             taken = False
             for j in _inplace_candidates(g, i, kernel_of):
@@ -242,25 +240,35 @@ def place_arena(storages: list[Storage]) -> int:
 
 
 def _greedy(storages, order):
-    placed: list[int] = []
-    offsets = [0] * len(storages)
+    """Place storages in ``order``, each at the best-fitting gap among the already placed
+    storages alive at the same time (vectorised over the placed ones)."""
+    n = len(storages)
+    starts = np.array([s.start for s in storages], dtype=np.int64)
+    ends = np.array([s.end for s in storages], dtype=np.int64)
+    sizes = np.array([_align(s.size) for s in storages], dtype=np.int64)
+    offsets = np.zeros(n, dtype=np.int64)
+    placed = np.zeros(n, dtype=bool)
     for k in order:
-        s = storages[k]
-        size = _align(s.size)
-        busy = sorted((offsets[p], offsets[p] + _align(storages[p].size)) for p in placed
-                      if _overlap(s, storages[p]))
-        best_off, best_gap = None, None
-        cur = 0
-        for lo, hi in busy:
-            gap = lo - cur
-            if gap >= size and (best_gap is None or gap < best_gap):
-                best_off, best_gap = cur, gap
-            cur = max(cur, hi)
-        if best_off is None:
-            best_off = cur
-        offsets[k] = best_off
-        placed.append(k)
-    return offsets
+        size = sizes[k]
+        idx = np.nonzero(placed & (starts <= ends[k]) & (ends >= starts[k]))[0]
+        if idx.size == 0:
+            off = 0
+        else:
+            lo = offsets[idx]
+            srt = np.argsort(lo, kind="stable")
+            lo = lo[srt]
+            hi = np.maximum.accumulate(lo + sizes[idx][srt])
+            gap_start = np.concatenate(([0], hi[:-1]))
+            gaps = lo - gap_start
+            fits = np.nonzero(gaps >= size)[0]
+            if fits.size:
+                best = fits[np.argmin(gaps[fits])]
+                off = gap_start[best]
+            else:
+                off = hi[-1]
+        offsets[k] = off
+        placed[k] = True
+    return [int(o) for o in offsets]
 
 
 def place_mxnet(storages: list[Storage], match_ranges=(1, 2, 4, 8, 16, 32)) -> int:
@@ -327,7 +335,7 @@ def naive_bytes(g: Graph) -> int:
     for i, node in enumerate(g.nodes):
         if node.op in ("input", "const") or ops.get(node.op).kind == "view" or i in grads_out:
             continue
-        total += _nbytes(node)
+        total += node.nbytes
     return total
 
 
@@ -344,18 +352,20 @@ def plan_memory(g: Graph, algorithm: str = "arena", inplace: bool = True) -> Mem
         raise PlanError(f"unknown planner {algorithm!r}")
     shared = _shared_count(storages)
     return MemoryPlan(storages, storage_of, external, arena, naive_bytes(g),
-                      peak_live(storages), n_inplace, n_view, shared, algorithm, lt.end)
+                      peak_live(storages), n_inplace, n_view, shared, algorithm, lt.end, g)
 
 
 def _shared_count(storages) -> int:
     """Storages placed at an offset another (earlier-ending) storage also used."""
+    if not storages:
+        return 0
+    starts = np.array([s.start for s in storages])
+    ends = np.array([s.end for s in storages])
+    lo = np.array([s.offset for s in storages])
+    hi = lo + np.array([s.size for s in storages])
     count = 0
-    for a in storages:
-        for b in storages:
-            if b is not a and b.end < a.start and b.offset < a.offset + a.size and \
-                    a.offset < b.offset + b.size:
-                count += 1
-                break
+    for k in range(len(storages)):
+        count += bool(np.any((ends < starts[k]) & (lo < hi[k]) & (lo[k] < hi)))
     return count
 
 
@@ -368,8 +378,8 @@ def verify_plan(g: Graph, plan: MemoryPlan) -> None:
             raise PlanError(f"storage of %{s.root} ({s.size} B at {s.offset}) is outside the "
                             f"{plan.arena_bytes}-byte arena")
         for m in s.members:
-            if _nbytes(g.nodes[m]) > s.size:
-                raise PlanError(f"%{m} ({_nbytes(g.nodes[m])} B) does not fit the storage of "
+            if g.nodes[m].nbytes > s.size:
+                raise PlanError(f"%{m} ({g.nodes[m].nbytes} B) does not fit the storage of "
                                 f"%{s.root} ({s.size} B)")
     order = sorted(range(len(ss)), key=lambda k: ss[k].start)
     active: list[int] = []

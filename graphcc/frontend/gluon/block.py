@@ -133,9 +133,10 @@ class Block:
         if isinstance(value, Block):
             self.register_child(value, name)
         elif isinstance(value, Parameter):
-            if name in getattr(self, "_reg_params", {}) and self._reg_params[name] is not value:
-                pass
+            replaced = getattr(self, "_reg_params", {}).get(name) not in (None, value)
             self.__dict__.setdefault("_reg_params", OrderedDict())[name] = value
+            if replaced:
+                self._children_changed()      # compiled graphs read the old parameter
         elif value is None and hasattr(self, "_children") and name in self._children:
             self._children.pop(name)
             self._children_changed()
