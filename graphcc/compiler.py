@@ -129,6 +129,9 @@ def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = Non
     t0 = time.perf_counter()
     result = run_pipeline(graph, _pipeline(passes, wrt, n_heads, recompute))
     info = result.analyses.get("gradient")
+    if wrt is not None and info is None:
+        raise GraphccError("a training compile needs the gradient pass, which did not run "
+                           "(is 'gradient' in GRAPHCC_DISABLE?)")
     exe = Executable(result.graph, backend, result, info)
     if flags.DEBUG >= 1:
         _debug_line(graph, exe, time.perf_counter() - t0)

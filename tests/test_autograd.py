@@ -254,6 +254,23 @@ def test_custom_function_multiple_inputs_outputs():
     np.testing.assert_allclose(b.grad.asnumpy(), [2 * 2 + 1, 2 * 3 + 1])
 
 
+@pytest.mark.parametrize("bad", [(1,), (2,), (3, 4), "numpy"])
+def test_custom_function_gradient_of_the_wrong_shape_is_named(bad):
+    # (1,) was broadcast into the gradient silently; others were NumPy's ValueError
+    class Double(autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, dy):
+            return [np.ones(3)] if bad == "numpy" else nd.ones(bad)
+    x = nd.ones((3,))
+    x.attach_grad()
+    with autograd.record():
+        y = Double()(x) * 3
+    with pytest.raises(AutogradError, match=r"Double.backward .* input 0, which has shape"):
+        y.backward()
+
+
 def test_gradient_of_reductions_and_broadcast():
     a = np.arange(6, dtype=np.float64).reshape(2, 3) / 5
     x = nd.array(a, dtype="float64")

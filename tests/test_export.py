@@ -409,18 +409,20 @@ def test_load_parameters_cast_dtype_sets_data_and_dtype_together(tmp_path, sourc
     half = nn.Dense(3, in_units=2)
     half.initialize()
     half.cast("float16")
-    half.save_parameters(str(tmp_path / "half.params"))
+    path = str(tmp_path / "half.params")
+    half.save_parameters(path)
     w16 = half.weight.data().asnumpy()
     net = nn.Dense(3, in_units=2)
     net.initialize()
+    net.hybridize()
+    net(nd.ones((1, 2)))                      # a compiled float32 graph exists
     with pytest.raises(ParameterError, match="cast_dtype"):
-        net.load_parameters(str(tmp_path / "half.params"))
-    net.load_parameters(str(tmp_path / "half.params"), cast_dtype=True, dtype_source=source)
+        net.load_parameters(path)
+    net.load_parameters(path, cast_dtype=True, dtype_source=source)
     want = "float32" if source == "current" else "float16"
     for p in (net.weight, net.bias):
         assert p.dtype == want and p.data().asnumpy().dtype == want
     np.testing.assert_array_equal(net.weight.data().asnumpy(), w16.astype(want))
-    net.hybridize()
     x = np.ones((1, 2), want)
     np.testing.assert_allclose(net(nd.array(x, dtype=want)).asnumpy(),
                                x @ w16.astype(np.float32).T, rtol=1e-3)

@@ -132,6 +132,9 @@ def test_driver_disable_from_environment_flag():
     assert any(n.op == "_mul_scalar" for n in res.graph.nodes)
     res = run_pipeline(_small(), ["simplify", "dce"])
     assert not any(n.op == "_mul_scalar" for n in res.graph.nodes)
+    # a training compile without its gradient pass returned no gradients (zeros upstream)
+    with flags.override(DISABLE="gradient"), pytest.raises(GraphccError, match="gradient"):
+        graphcc.compile(_small(), wrt=["x"])
 
 
 def test_driver_dumps_numbered_files(tmp_path):

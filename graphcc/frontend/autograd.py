@@ -254,7 +254,15 @@ def _node_backward(node, outs, F, retain_graph):
         filled = [g if g is not None else F.zeros(shape=t.shape, dtype=t.dtype)
                   for g, t in zip(outs, node.out_types)]
         res = node.backward_fn(filled, retain_graph)
-        return list(res) if isinstance(res, (list, tuple)) else [res]
+        res = list(res) if isinstance(res, (list, tuple)) else [res]
+        from .ndarray import NDArray
+        for k, (g, t) in enumerate(zip(res, node.in_types)):
+            if g is not None and (not isinstance(g, NDArray) or tuple(g.shape) != t.shape):
+                what = f"shape {tuple(g.shape)}" if isinstance(g, NDArray) else \
+                    f"a {type(g).__name__}"
+                raise AutogradError(f"{node.name}.backward returned {what} as the gradient of "
+                                    f"input {k}, which has shape {t.shape}")
+        return res
     op = node.op
     if op.grad is None:
         raise AutogradError(f"{op.name} has no gradient rule: it cannot be differentiated")

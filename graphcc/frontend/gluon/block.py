@@ -224,17 +224,12 @@ class Block:
         params = self._collect_params_with_prefix()
         if not loaded and not params:
             return
-        if loaded and not any("." in k for k in loaded) and not any("." in k for k in params):
-            pass
-        elif loaded and not any("." in k for k in loaded):
+        if loaded and not any("." in k for k in loaded) and any("." in k for k in params):
             # a file written by collect_params().save(): names carry the 1.x prefixes
-            by_name = OrderedDict((p.name, p) for p in self.collect_params().values())
-            assign_all(by_name, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype,
-                       dtype_source)
-            return
+            params = OrderedDict((p.name, p) for p in self.collect_params().values())
         assign_all(params, loaded, filename, ctx, allow_missing, ignore_extra, cast_dtype,
                    dtype_source)
-        self._children_changed_recursive()
+        self._children_changed_recursive()     # dtypes or devices may have changed
 
     def load_params(self, filename, ctx=None, allow_missing=False, ignore_extra=False):
         self.load_parameters(filename, ctx, allow_missing, ignore_extra)
