@@ -103,6 +103,20 @@ def test_adamw_differs_from_adam_only_through_decay():
     np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-6)  # wd=eps=0: same update
 
 
+def test_readme_differences_multi_precision_and_adadelta_gradient():
+    # README: multi_precision=True is accepted and ignored (float16 weights are updated in
+    # float16); AdaDelta does not scale the caller's gradient in place (MXNet's does)
+    w = nd.array([1.0, 2.0], dtype="float16")
+    sgd = mx.optimizer.SGD(learning_rate=0.5, multi_precision=True)
+    sgd.update(0, w, nd.array([1.0, -2.0], dtype="float16"), sgd.create_state(0, w))
+    assert w.asnumpy().dtype == np.float16
+    np.testing.assert_array_equal(w.asnumpy(), np.array([0.5, 3.0], np.float16))
+    w, g = nd.array([1.0, 2.0]), nd.array([0.5, -1.0])
+    ada = mx.optimizer.AdaDelta(rescale_grad=2.0)
+    ada.update(0, w, g, ada.create_state(0, w))
+    np.testing.assert_array_equal(g.asnumpy(), [0.5, -1.0])
+    assert not np.array_equal(w.asnumpy(), [1.0, 2.0])
+
 def test_create_and_register():
     assert isinstance(mx.optimizer.create("SGD", momentum=0.9), mx.optimizer.SGD)
     assert isinstance(mx.optimizer.Optimizer.create_optimizer("rmsprop"), mx.optimizer.RMSProp)

@@ -30,13 +30,3 @@ def forward_region(g) -> set[int]:
         fwd.add(i)
         stack.extend(g.nodes[i].inputs)
     return fwd
-
-
-def forward_output_count(g) -> int:
-    dep = depends_on_heads(g)
-    count = 0
-    for o in g.outputs:
-        if o in dep:
-            break
-        count += 1
-    return count

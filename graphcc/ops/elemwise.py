@@ -10,8 +10,7 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError
-from ..ir.types import TensorType, canon_dtype, is_float
+from ..ir.types import TensorType
 from .gradutil import unbroadcast
 from .registry import Attr, OpDef, broadcast_shapes, register, same_dtype
 
@@ -20,11 +19,6 @@ from .registry import Attr, OpDef, broadcast_shapes, register, same_dtype
 
 def _same(in_types, attrs):
     return in_types[0]
-
-
-def _float_same(in_types, attrs):
-    t = in_types[0]
-    return t
 
 
 def unary(name, fn, grad=None, needs=(), expr=None, aliases=(), attrs=None, doc="",
@@ -50,7 +44,7 @@ def _gelu_np(x, approximation="erf"):
 
 
 def _softrelu_np(x):
-    return np.logaddexp(0, x) if is_float(np.asarray(x).dtype.name) else np.logaddexp(0, x)
+    return np.logaddexp(0, x)
 
 
 def _sigmoid_np(x):
@@ -705,11 +699,3 @@ register(OpDef(
     name="where", inputs=("condition", "x", "y"), infer=_where_infer, impl=_where_np,
     grad=_g_where, needs=(0,), kind="broadcast", nondiff=(0,),
     expr="({1} if {0} != 0 else {2})", doc="x where condition is non-zero, else y"))
-
-
-def float_dtype_check(op, t):
-    if not is_float(t.dtype):
-        raise DTypeError(f"{op} needs a floating-point input, got {t.dtype}")
-
-
-_ = canon_dtype

@@ -205,10 +205,6 @@ def peak_live(storages: list[Storage]) -> int:
     return peak
 
 
-def _overlap(a: Storage, b: Storage) -> bool:
-    return a.start <= b.end and b.start <= a.end
-
-
 # ---------------------------------------------------------------- placement algorithms
 
 
