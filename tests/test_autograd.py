@@ -293,3 +293,21 @@ def test_random_seed_reproducible():
 
 def test_math_sanity():
     assert math.isclose(float(nd.array([2.0]).exp().asscalar()), math.exp(2), rel_tol=1e-6)
+
+
+def test_create_graph_through_a_custom_function_is_refused():
+    class Square(autograd.Function):
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * x
+
+        def backward(self, dy):
+            x, = self.saved_tensors
+            return 2 * x * dy
+
+    x = nd.array([1.0, 2.0])
+    x.attach_grad()
+    with autograd.record():
+        y = Square()(x)
+        with pytest.raises(AutogradError, match="create_graph"):
+            autograd.grad(y, [x], create_graph=True)

@@ -358,6 +358,11 @@ class Function:
             outs = [o.copy() if o._ag_node is not None else o for o in outs]
 
             def bwd(out_grads, retain_graph):
+                if is_recording():          # autograd.grad(..., create_graph=True)
+                    raise AutogradError(
+                        f"{type(self).__name__}: create_graph=True (higher-order gradients) "
+                        "cannot go through a custom autograd.Function: its backward is not "
+                        "differentiated")
                 with pause(is_training()):
                     res = self.backward(*out_grads)
                 res = [res] if isinstance(res, NDArray) else list(res)

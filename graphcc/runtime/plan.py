@@ -16,7 +16,8 @@ Stages:
    planner: a size-ordered free pool, best fit within a match range, blocks grow when a larger
    value reuses them, tried over match ranges 1..32.
 The lower bound ``peak_live_bytes`` is the largest sum of storage sizes alive at one step
-(sizes exact; placement rounds sizes up to ``ALIGN``). ``verify_plan`` checks that storages
+(sizes exact; every placement, MXNet's included, puts storages at ``ALIGN``-byte boundaries,
+as the executor needs). ``verify_plan`` checks that storages
 alive at the same step never overlap.
 """
 from __future__ import annotations
@@ -213,7 +214,7 @@ def place_arena(storages: list[Storage]) -> int:
     candidate, and keeps the smallest arena (so it is never worse than ``mxnet``)."""
     if not storages:
         return 0
-    mx_total = place_mxnet(storages)
+    mx_total = place_mxnet(storages, align=True)
     mx_offsets = [s.offset for s in storages]
     orders = [
         sorted(range(len(storages)), key=lambda k: (-storages[k].size,
@@ -267,8 +268,10 @@ def _greedy(storages, order):
     return [int(o) for o in offsets]
 
 
-def place_mxnet(storages: list[Storage], match_ranges=(1, 2, 4, 8, 16, 32)) -> int:
-    """MXNet's NNVM pool planner (searched over match ranges); blocks laid out in a row."""
+def place_mxnet(storages: list[Storage], match_ranges=(1, 2, 4, 8, 16, 32),
+                align: bool = False) -> int:
+    """MXNet's NNVM pool planner (searched over match ranges); blocks laid out in a row
+    (with ``align``, each block starts at an ``ALIGN`` boundary)."""
     if not storages:
         return 0
     best, best_assign, best_blocks = None, None, None
@@ -277,10 +280,11 @@ def place_mxnet(storages: list[Storage], match_ranges=(1, 2, 4, 8, 16, 32)) -> i
         total = sum(blocks)
         if best is None or total < best:
             best, best_assign, best_blocks = total, assign, blocks
-    starts = np.concatenate([[0], np.cumsum(best_blocks)[:-1]]).astype(np.int64)
+    widths = [_align(b) for b in best_blocks] if align else best_blocks
+    starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
     for k, s in enumerate(storages):
         s.offset = int(starts[best_assign[k]])
-    return int(best)
+    return int(sum(widths))
 
 
 def _pool(storages, match_range):
@@ -341,7 +345,7 @@ def plan_memory(g: Graph, algorithm: str = "arena", inplace: bool = True) -> Mem
     if algorithm == "arena":
         arena = place_arena(storages)
     elif algorithm == "mxnet":
-        arena = place_mxnet(storages)
+        arena = place_mxnet(storages, align=True)
     elif algorithm == "separate":
         arena = place_separate(storages)
     else:
