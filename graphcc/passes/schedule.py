@@ -1,9 +1,11 @@
-"""Scheduling for memory: run ops that shrink data as early as possible.
+"""Scheduling for memory: run reductions as early as possible.
 
-A node whose output is smaller than its largest input (a reduction, a moving-statistics
+A reduction whose output is smaller than its largest input (a mean, a moving-statistics
 update, a loss) — or an elementwise op that only feeds such nodes (the ``x - mean`` and
 square before a variance) — is emitted as soon as its inputs exist instead of where the trace
-put it, so its big inputs can die sooner. Every other node keeps its order. The forward and backward
+put it, so its big inputs can die sooner. Ops that only cut their input into smaller pieces
+(the slices of a sequence, made all at once by ``split``) go the other way: each waits until
+its first reader, so the pieces are not all alive at once. Every other node keeps its order. The forward and backward
 regions of a training graph are scheduled separately (nothing crosses between them).
 """
 from __future__ import annotations
@@ -35,8 +37,21 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
         feeds_shrinks = (us and i not in outputs and n.nbytes <= biggest and
                          ops.get(n.op).kind in ("elementwise", "broadcast") and
                          all(u in shrinks for u in us if u in idset))
-        if n.nbytes < biggest or feeds_shrinks:
+        if (n.nbytes < biggest and ops.get(n.op).kind == "reduction") or feeds_shrinks:
             shrinks.add(i)                  # shrinks data, or an elementwise op feeding those
+    # ops that only cut their input into smaller pieces (the slices of a sequence) wait until
+    # their first reader: their input stays alive anyway, the pieces need not
+    sinks = {i for i in ids if i not in shrinks and i not in outputs and g.nodes[i].inputs
+             and g.nodes[i].op not in ("input", "const")
+             and ops.get(g.nodes[i].op).kind in ("opaque", "view")
+             and not ops.get(g.nodes[i].op).random
+             and any(u in idset for u in users.get(i, ()))
+             and g.nodes[i].nbytes < max(g.nodes[j].nbytes for j in g.nodes[i].inputs)}
+    for i in ids:                           # ... and so do views of the pieces
+        n = g.nodes[i]
+        if n.inputs and i not in outputs and ops.get(n.op).kind == "view" and \
+                all(j in sinks for j in n.inputs):
+            sinks.add(i)
     waiting = {}
     for i in shrinks:
         for j in g.nodes[i].inputs:
@@ -44,6 +59,9 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
     out: list[int] = []
 
     def emit(i):
+        for j in g.nodes[i].inputs:         # pieces this node reads are cut now
+            if j in sinks and j not in done:
+                emit(j)
         # depth first: each emitted node then emits the waiting nodes it made ready (a loop,
         # not recursion: chains of shrinking nodes can be thousands long)
         out.append(i)
@@ -58,11 +76,14 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
                 done.add(k)
                 stack.append(iter(waiting.get(k, ())))
     for i in ids:
-        if i in done:
+        if i in done or i in sinks:
             continue
         if i in shrinks and not all(j in done for j in g.nodes[i].inputs):
             continue          # emitted by the last of its inputs
         emit(i)
+    for i in ids:                           # pieces nobody in this region read (none, usually)
+        if i not in done:
+            emit(i)
     return out
 
 
