@@ -14,7 +14,7 @@ from graphcc.errors import DTypeError, OpAttrError, ShapeError
 from graphcc.ir.graph import GraphBuilder
 from graphcc.ir.interp import interpret
 from graphcc.ir.types import TensorType
-from graphcc.ops.nn import batchnorm_moving_update
+from graphcc.ops.norm import batchnorm_moving_update
 from graphcc.ops.registry import GradCtx, normalize_attrs
 from opcheck import autograd_grad, check_grad, floats_array, run
 

@@ -8,25 +8,22 @@ while tracing a hybridized block (traced arrays know ``shape`` and ``dtype``), a
 shapes (0 = unknown, as for deferred parameters) get their shapes from the op's ``complete``
 rule when the data shape is known.
 
-``to_graph`` lowers a symbol to the IR ``Graph`` the passes and backends work on.
+Building symbols (``var``, ``Group``, ``apply``) is in symbol_build.py; shape-inference helpers
+and lowering (``to_graph`` to the IR ``Graph`` the passes and backends work on, ``from_graph``
+back) are in symbol_lower.py. Their names are re-exported here, so import them from this module.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
-import numbers
-import operator
 import threading
 
 import numpy as np
 
 from .. import ops
 from ..errors import GraphccError, ShapeError, TraceError
-from ..ir.graph import Graph, GraphBuilder
 from ..ir.types import TensorType, canon_dtype
-from . import autograd
 from .arith import ArithmeticMixin
-from .trace import current as current_trace
 from .trace import user_loc
 
 _names = itertools.count()
@@ -409,271 +406,17 @@ class Symbol(ArithmeticMixin):
         return self
 
 
-def _var_type(n: SymNode, given):
-    if given is not None:
-        shape, dt = given
-        dt = dt or (n.partial[1] if n.partial else None) or (n.type.dtype if n.type else
-                                                             "float32")
-        if n.partial and n.partial[0] is not None:
-            _check_partial(n, shape)
-        return TensorType(_shape_arg(f"the shape of {n.name}", shape), canon_dtype(dt))
-    if n.type is not None:
-        return n.type
-    return None
-
-
-def _check_partial(n: SymNode, shape):
-    want = n.partial[0]
-    if len(want) != len(shape) or any(w not in (0, s) for w, s in zip(want, shape)):
-        raise ShapeError(f"{n.name}: shape {tuple(shape)} does not match its declared shape "
-                         f"{tuple(want)} (0 = unknown)")
-
-
-def _complete(op, in_nodes, in_types, attrs, types=None):
-    """Fill unknown variable types from the op's ``complete`` rule."""
-    shapes = [t.shape if t is not None else None for t in in_types]
-    try:
-        filled = op.complete(list(shapes), dict(attrs))
-    except (ValueError, IndexError, TypeError, KeyError):
-        return in_types
-    data_dt = next((t.dtype for t in in_types if t is not None), "float32")
-    out = list(in_types)
-    for k, (node, t) in enumerate(zip(in_nodes, in_types)):
-        if t is not None or not node.is_var or k >= len(filled) or filled[k] is None:
-            continue
-        shape = tuple(int(d) for d in filled[k])
-        if any(d <= 0 for d in shape):
-            continue
-        if node.partial and node.partial[0] is not None:
-            _check_partial(node, shape)
-        dt = (node.partial[1] if node.partial else None) or data_dt
-        out[k] = TensorType(shape, canon_dtype(dt))
-        if types is not None:
-            types[id(node)] = out[k]
-        else:
-            node.type = out[k]
-    return out
-
-
-# ---------------------------------------------------------------- building
-
-
-def var(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
-        stype=None, **kwargs):
-    """A named input variable (shape may contain 0 for unknown dims)."""
-    if not isinstance(name, str):
-        raise GraphccError("sym.var: name must be a string")
-    partial = None
-    type_ = None
-    if shape is not None:
-        shape = _shape_arg(f"sym.var({name!r}): shape", shape)
-        if all(d > 0 for d in shape) or (shape == ()):
-            type_ = TensorType(shape, canon_dtype(dtype or "float32"))
-        else:
-            partial = (shape, canon_dtype(dtype) if dtype is not None else None)
-    elif dtype is not None:
-        partial = (None, canon_dtype(dtype))
-    va = dict(attr or {})
-    for k, v in (("__shape__", shape), ("__dtype__", dtype), ("__lr_mult__", lr_mult),
-                 ("__wd_mult__", wd_mult), ("__init__", init)):
-        if v is not None:
-            va[k] = v
-    va.update(kwargs)
-    return Symbol([SymNode(None, (), (), name, type_, role="data", partial=partial,
-                           var_attrs=va)])
-
-
-Variable = var
-
-
-def typed_var(name, t: TensorType, role="data", param=None, value=None):
-    return Symbol([SymNode(None, (), (), name, t, role=role, param=param, value=value,
-                           loc=user_loc())])
-
-
-def param_var(param):
-    """The variable standing for a gluon Parameter while tracing."""
-    shape = tuple(param.shape) if param.shape is not None else None
-    known = shape is not None and all(d > 0 for d in shape)
-    t = TensorType(shape, canon_dtype(param.dtype)) if known else None
-    partial = None if known else (shape, canon_dtype(param.dtype))
-    return Symbol([SymNode(None, (), (), param.name, t, role="param", param=param,
-                           partial=partial)])
-
-
-def _shape_arg(what, shape) -> tuple[int, ...]:
-    """A shape given by the user: a tuple of non-negative ints (0: unknown)."""
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        dims = None
-    if dims is None or any(d < 0 for d in dims):
-        raise ShapeError(f"{what} must be a tuple of non-negative ints, got {shape!r}")
-    return dims
-
-
-def Group(symbols):  # noqa: N802 - MXNet's name
-    nodes = []
-    for s in symbols:
-        if not isinstance(s, Symbol):
-            raise GraphccError(f"sym.Group: expected Symbols, got {type(s).__name__}")
-        nodes.extend(s._nodes)
-    if not nodes:
-        raise GraphccError("sym.Group: needs at least one Symbol")
-    return Symbol(nodes)
-
-
-_const_count = itertools.count()
-
-
-def _as_node(x) -> SymNode:
-    from .ndarray import NDArray
-    if isinstance(x, Symbol):
-        return x._single("an op input")
-    if isinstance(x, NDArray):
-        return SymNode(None, (), (), f"_const{next(_const_count)}", x._type, role="const",
-                       value=x)
-    if isinstance(x, (numbers.Number, np.generic)):
-        raise GraphccError("a Python scalar cannot be an array input here; use the scalar "
-                           "form of the op (x + 1, nd.maximum(x, 0))")
-    raise GraphccError(f"cannot use a {type(x).__name__} as a graph input")
-
-
-def apply(op, inputs, attrs: dict, name: str | None = None):
-    """Apply ``op`` to symbolic inputs: a new node (or, for composite ops, their expansion)."""
-    if op.train_aware and "training" not in attrs:
-        attrs = {**attrs, "training": autograd.is_training()}
-    nodes = [_as_node(x) for x in inputs]
-    attrs_t = ops.normalize_attrs(op, attrs)
-    loc = user_loc()
-    name = name or NameManager.get(None, op.name)
-    if op.expand is not None:
-        from . import composite
-        if any(n.type is None for n in nodes) and not (
-                current_trace() is not None and current_trace().purpose == "hybridize"):
-            return composite.pending(op, nodes, attrs_t, name, loc)
-        from . import sym as F
-        res = op.expand(F, [Symbol([n]) for n in nodes], dict(attrs_t))
-        return composite.mark(res, op, nodes, attrs_t, name)
-    types = [n.type for n in nodes]
-    if any(t is None for t in types) and op.complete is not None:
-        types = _complete(op, nodes, types, attrs_t)
-    if all(t is not None for t in types):
-        where = f" at {loc}" if loc else ""
-        t = ops.infer(op, tuple(types), attrs_t, where)
-    else:
-        if current_trace() is not None and current_trace().purpose == "hybridize":
-            unknown = [n.name for n, tt in zip(nodes, types) if tt is None]
-            raise ShapeError(f"{op.name} at {loc}: cannot infer the shape of "
-                             f"{', '.join(unknown)}; give the layer its input size "
-                             "(in_units / in_channels)")
-        t = None
-    node = SymNode(op, nodes, attrs_t, name, t, loc)
-    tr = current_trace()
-    if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
-            and dict(attrs_t).get("training") and tr.recording):
-        # computed here, next to the op, so the batch statistics do not keep the op's input
-        # alive to the end of the graph; chained at the end if a state is updated twice
-        from . import sym as F
-        updates = op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t))
-        tr.aux_calls.append((op, nodes, dict(attrs_t), updates))
-    return Symbol([node])
-
-
-def chain_aux_updates(aux_calls) -> list:
-    """[(variable SymNode, new value Symbol)] for the auxiliary-state updates of a trace.
-
-    As in MXNet, where each call's update runs in its backward, calls that update the same
-    state (one BatchNorm used twice) apply in reverse call order, each starting from the
-    value the later call left."""
-    from . import sym as F
-    current: dict[int, Symbol] = {}
-    targets: dict[int, SymNode] = {}
-    for op, nodes, attrs, early in reversed(aux_calls):
-        chained = any(id(n) in current for n in nodes)
-        ins = [current.get(id(n), Symbol([n])) if n.is_var and n.param is not None
-               else Symbol([n]) for n in nodes]
-        for index, value in (op.aux_update(F, ins, attrs) if chained else early):
-            node = nodes[index]
-            if node.is_var and node.param is not None:
-                current[id(node)] = value
-                targets[id(node)] = node
-    return [(targets[k], current[k]) for k in targets]
-
-
 def _call(name, *args, **kwargs):
     from .dispatch import call
     return call(name, *args, **kwargs)
 
 
-# ---------------------------------------------------------------- lowering
+# ---------------------------------------------------------------- re-exports
+# (imported last: those modules build on the classes above)
 
-
-def to_graph(outputs, data_inputs=None, types=None):
-    """Lower symbols to an IR Graph.
-
-    Returns ``(graph, variables)``: ``variables[k]`` is the SymNode behind the graph's k-th
-    input (data inputs first, in ``data_inputs`` order, then parameters, auxiliary states and
-    captured constants in first-use order)."""
-    out_nodes = []
-    for s in outputs:
-        out_nodes.extend(s._nodes if isinstance(s, Symbol) else [s])
-    order = sorted(topo(out_nodes), key=lambda n: n.seq)   # the trace order: a topological
-    #                                                         order that keeps lifetimes short
-    aux = _aux_vars(order)
-    types = types or {}
-
-    def type_of(n):
-        return types.get(id(n)) or n.type
-    for n in order:
-        if type_of(n) is None:
-            raise ShapeError(f"cannot lower {n.name}: its shape is unknown; run infer_shape "
-                             "or give input shapes")
-    data = [s._single() if isinstance(s, Symbol) else s for s in (data_inputs or [])]
-    seen = {id(n) for n in data}
-    rest = [n for n in order if n.is_var and id(n) not in seen]
-    variables = data + rest
-    b = GraphBuilder()
-    ids: dict[int, int] = {}
-    used_names: set[str] = set()
-    for n in variables:
-        role = "aux" if id(n) in aux else ("param" if n.role == "param" else n.role)
-        nm = n.name
-        while nm in used_names:
-            nm = nm + "_"
-        used_names.add(nm)
-        ids[id(n)] = b.input(nm, type_of(n), role)
-    cache: dict = {}
-    for n in order:
-        if n.is_var:
-            if id(n) not in ids:
-                raise GraphccError(f"variable {n.name} was not bound")
-            continue
-        if n.op.expand is not None:           # a composite not expanded yet
-            from .composite import lower
-            ids[id(n)] = lower(b, n, ids, type_of, cache)
-            continue
-        ids[id(n)] = b.emit(n.op.name, [ids[id(i)] for i in n.inputs], dict(n.attrs), loc=n.loc)
-    g = b.build([ids[id(n)] for n in out_nodes])
-    return g, variables
-
-
-def from_graph(g: Graph, names=None) -> Symbol:
-    """Symbols for a graph's outputs (inputs become variables with the graph's types)."""
-    nodes: list[SymNode] = []
-    for i, n in enumerate(g.nodes):
-        if n.op == "input":
-            nodes.append(SymNode(None, (), (), n.attr("name"), n.type, role=n.attr("role")))
-        elif n.op == "const":
-            from .ndarray import NDArray
-            nodes.append(SymNode(None, (), (), n.attr("name"), n.type, role="const",
-                                 value=NDArray(g.consts[n.attr("name")])))
-        else:
-            nodes.append(SymNode(ops.get(n.op), [nodes[j] for j in n.inputs], n.attrs,
-                                 NameManager.get(None, n.op), n.type, n.loc))
-    return Symbol([nodes[o] for o in g.outputs])
+from .symbol_lower import _complete, _var_type, from_graph, to_graph  # noqa: E402,F401
+from .symbol_build import (Group, Variable, apply, chain_aux_updates,  # noqa: E402,F401
+                           param_var, typed_var, var)
 
 
 def _register():

@@ -18,7 +18,7 @@ import re
 from ....errors import GraphccError, ShapeError
 from ... import nd as _nd
 from ..block import HybridBlock
-from . import rnn_cell
+from . import rnn_cell, rnn_containers
 from .rnn_cell import GATES, _as_list, known_shape, rnn_step, tensor_types
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -126,7 +126,7 @@ class _RNNLayer(HybridBlock):
                 return rnn_cell.RNNCell(self._hidden_size, activation=self._mode[4:], **kwargs)
             cls = {"lstm": rnn_cell.LSTMCell, "gru": rnn_cell.GRUCell}[self._mode]
             return cls(self._hidden_size, **kwargs)
-        stack = rnn_cell.HybridSequentialRNNCell(prefix=self.prefix, params=self.params)
+        stack = rnn_containers.HybridSequentialRNNCell(prefix=self.prefix, params=self.params)
         with stack.name_scope():
             ni = self._input_size
             for i in range(self._num_layers):
@@ -136,12 +136,12 @@ class _RNNLayer(HybridBlock):
                           "i2h_bias_initializer": self._i2h_bias_initializer,
                           "h2h_bias_initializer": self._h2h_bias_initializer}
                 if self._dir == 2:
-                    stack.add(rnn_cell.BidirectionalCell(get_cell(prefix=f"l{i}_", **kwargs),
-                                                         get_cell(prefix=f"r{i}_", **kwargs)))
+                    stack.add(rnn_containers.BidirectionalCell(
+                        get_cell(prefix=f"l{i}_", **kwargs), get_cell(prefix=f"r{i}_", **kwargs)))
                 else:
                     stack.add(get_cell(prefix=f"l{i}_", **kwargs))
                 if self._dropout > 0 and i != self._num_layers - 1:
-                    stack.add(rnn_cell.DropoutCell(self._dropout))
+                    stack.add(rnn_containers.DropoutCell(self._dropout))
                 ni = self._hidden_size * self._dir
         return stack
 
