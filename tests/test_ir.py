@@ -153,3 +153,21 @@ def test_interpreter_agrees_with_eager():
     z = nd.relu(nd.array(x) + nd.array(w))
     np.testing.assert_array_equal(interpret(g, [x, w])[0], z.asnumpy())
     np.testing.assert_array_equal(z.asnumpy(), np.maximum(x + w, 0))   # and NumPy by hand
+
+
+def test_graph_to_symbol_and_back():
+    from graphcc.frontend.symbol import from_graph, to_graph
+    g = small_graph()
+    sym = from_graph(g)
+    assert len(sym.list_outputs()) == 3
+    assert sym.list_arguments() == ["data", "bias"]
+    g2, variables = to_graph([sym], [v for v in variables_of(sym) if v.name == "data"])
+    x = np.linspace(-1, 1, 32, dtype=np.float32).reshape(4, 8)
+    w = np.linspace(-2, 2, 8, dtype=np.float32)
+    for a, b in zip(interpret(g, [x, w]), interpret(g2, [x, w])):
+        np.testing.assert_array_equal(a, b)
+
+
+def variables_of(sym):
+    from graphcc.frontend.symbol import topo
+    return [n for n in topo(sym._nodes) if n.is_var]

@@ -170,3 +170,16 @@ def test_symbol_file_that_is_not_text_is_clear(tmp_path):
     path.write_bytes(b'{"nodes": [\xb9\xff]}')
     with pytest.raises(GraphccError, match="m-symbol.json"):
         mx.sym.load(str(path))
+
+
+def test_from_numpy_shares_memory_and_keeps_dtype():
+    a = np.arange(6, dtype=np.float64).reshape(2, 3)
+    x = nd.from_numpy(a)
+    assert x.dtype == np.float64 and x.shape == (2, 3)
+    a[0, 0] = 42.0
+    assert x.asnumpy()[0, 0] == 42.0                  # zero copy
+    y = nd.from_numpy(a, zero_copy=False)
+    a[0, 0] = 7.0
+    assert y.asnumpy()[0, 0] == 42.0
+    z = nd.from_numpy(a[:, ::2])                       # not contiguous: copied
+    np.testing.assert_array_equal(z.asnumpy(), a[:, ::2])

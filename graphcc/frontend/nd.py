@@ -50,6 +50,9 @@ def array(source_array, ctx=None, dtype=None):
     return NDArray(data, _ctx(ctx))
 
 
+from .ndarray import from_numpy  # noqa: E402,F401  (MXNet's nd.from_numpy)
+
+
 def _dt(dtype):
     return canon_dtype(dtype) if dtype is not None else "float32"
 

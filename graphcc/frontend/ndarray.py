@@ -223,7 +223,12 @@ class NDArray(ArithmeticMixin):
         return self._op_method(name)
 
 
-def from_numpy(a, ctx=None, dtype=None) -> NDArray:
-    arr = np.array(a, dtype=canon_dtype(dtype) if dtype is not None else None, copy=True)
-    canon_dtype(arr.dtype)
-    return NDArray(arr, ctx)
+def from_numpy(ndarray, zero_copy=True, ctx=None) -> NDArray:
+    """An NDArray over a NumPy array (MXNet's ``nd.from_numpy``): with ``zero_copy`` it shares
+    the array's memory when the array is C-contiguous, otherwise the data is copied. Unlike
+    ``nd.array``, the dtype is kept."""
+    a = np.asarray(ndarray)
+    canon_dtype(a.dtype)
+    if not (zero_copy and a.flags["C_CONTIGUOUS"] and a.flags["WRITEABLE"]):
+        a = np.array(a, copy=True, order="C")
+    return NDArray(a, ctx)
