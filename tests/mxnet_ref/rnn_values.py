@@ -7,7 +7,6 @@ input is cos(0.3 * arange(size)); state j is sin(0.5 * arange(size) + 1 + j) * 0
 """
 import numpy as np
 from mxnet import nd
-from mxnet.gluon import rnn
 
 CASES = [
     "rnn.RNN(2, num_layers=2, bidirectional=True, activation='relu')",
