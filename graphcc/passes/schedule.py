@@ -4,9 +4,11 @@ A reduction whose output is smaller than its largest input (a mean, a moving-sta
 update, a loss) — or an elementwise op that only feeds such nodes (the ``x - mean`` and
 square before a variance) — is emitted as soon as its inputs exist instead of where the trace
 put it, so its big inputs can die sooner. Ops that only cut their input into smaller pieces
-(the slices of a sequence, made all at once by ``split``) go the other way: each waits until
-its first reader, so the pieces are not all alive at once. Every other node keeps its order. The forward and backward
-regions of a training graph are scheduled separately (nothing crosses between them).
+(the slices of a sequence, made all at once by ``split``) may go the other way: each waits
+until its first reader, so the pieces are not all alive at once (the pass keeps whichever of
+the two orders has the lower peak of live bytes). Every other node keeps its order. The
+forward and backward regions of a training graph are scheduled separately (nothing crosses
+between them).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from .manager import register_pass
 
 
 
-def _order(g: Graph, ids: list[int], done: set) -> list[int]:
+def _order(g: Graph, ids: list[int], done: set, sink: bool = True) -> list[int]:
     idset = set(ids)
     users: dict[int, list[int]] = {}
     for i in ids:
@@ -41,7 +43,8 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
             shrinks.add(i)                  # shrinks data, or an elementwise op feeding those
     # ops that only cut their input into smaller pieces (the slices of a sequence) wait until
     # their first reader: their input stays alive anyway, the pieces need not
-    sinks = {i for i in ids if i not in shrinks and i not in outputs and g.nodes[i].inputs
+    sinks = {i for i in ids if sink and i not in shrinks and i not in outputs
+             and g.nodes[i].inputs
              and g.nodes[i].op not in ("input", "const")
              and ops.get(g.nodes[i].op).kind in ("opaque", "view")
              and not ops.get(g.nodes[i].op).random
@@ -87,15 +90,29 @@ def _order(g: Graph, ids: list[int], done: set) -> list[int]:
     return out
 
 
-@register_pass("schedule")
-def schedule(g: Graph) -> Graph:
+def _reordered(g: Graph, sink: bool) -> Graph:
     fwd = forward_region(g)
     done: set = set()
-    order = _order(g, [i for i in range(len(g.nodes)) if i in fwd], done)
-    order += _order(g, [i for i in range(len(g.nodes)) if i not in fwd], done)
+    order = _order(g, [i for i in range(len(g.nodes)) if i in fwd], done, sink)
+    order += _order(g, [i for i in range(len(g.nodes)) if i not in fwd], done, sink)
     if order == list(range(len(g.nodes))):
         return g
     remap = {old: new for new, old in enumerate(order)}
     nodes = tuple(replace(g.nodes[o], inputs=tuple(remap[j] for j in g.nodes[o].inputs))
                   for o in order)
     return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts)
+
+
+@register_pass("schedule")
+def schedule(g: Graph) -> Graph:
+    """Whether cutting pieces late pays depends on how far apart their readers are (the
+    steps of a sequence: yes; the query/key/value of one attention: no), so both orders are
+    built and the one with the lower peak of live bytes is kept."""
+    from ..runtime.plan import build_storages, lifetimes, peak_live
+    best, best_peak = None, None
+    for sink in (False, True):
+        cand = _reordered(g, sink)
+        peak = peak_live(build_storages(cand, lifetimes(cand))[0])
+        if best is None or peak < best_peak:
+            best, best_peak = cand, peak
+    return best
