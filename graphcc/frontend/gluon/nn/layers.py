@@ -13,6 +13,15 @@ import numpy as np
 from ..block import HybridBlock
 
 
+
+def _affine(block, shape, scale, center, gamma_init, beta_init):
+    """The gamma and beta parameters of a normalisation layer (frozen when not used)."""
+    gamma = block.params.get("gamma", grad_req="write" if scale else "null", shape=shape,
+                             init=gamma_init, allow_deferred_init=True)
+    beta = block.params.get("beta", grad_req="write" if center else "null", shape=shape,
+                            init=beta_init, allow_deferred_init=True)
+    return gamma, beta
+
 class Dropout(HybridBlock):
     """Zero each element with probability ``rate`` when training (scaling the rest by
     1 / (1 - rate)); the mask is shared along ``axes``. Identity in predict mode."""
@@ -113,12 +122,8 @@ class InstanceNorm(HybridBlock):
         self._kwargs = {"eps": epsilon, "axis": axis, "center": center, "scale": scale}
         self._axis = axis
         self._epsilon = epsilon
-        self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                     shape=(in_channels,), init=gamma_initializer,
-                                     allow_deferred_init=True)
-        self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                    shape=(in_channels,), init=beta_initializer,
-                                    allow_deferred_init=True)
+        self.gamma, self.beta = _affine(self, (in_channels,), scale, center, gamma_initializer,
+                                        beta_initializer)
 
     def hybrid_forward(self, F, x, gamma, beta):
         if self._axis == 1:
@@ -143,12 +148,8 @@ class LayerNorm(HybridBlock):
         self._epsilon = epsilon
         self._center = center
         self._scale = scale
-        self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                     shape=(in_channels,), init=gamma_initializer,
-                                     allow_deferred_init=True)
-        self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                    shape=(in_channels,), init=beta_initializer,
-                                    allow_deferred_init=True)
+        self.gamma, self.beta = _affine(self, (in_channels,), scale, center, gamma_initializer,
+                                        beta_initializer)
 
     def hybrid_forward(self, F, data, gamma, beta):
         return F.LayerNorm(data, gamma=gamma, beta=beta, axis=self._axis, eps=self._epsilon)
@@ -171,12 +172,8 @@ class GroupNorm(HybridBlock):
         self._epsilon = epsilon
         self._center = center
         self._scale = scale
-        self.gamma = self.params.get("gamma", grad_req="write" if scale else "null",
-                                     shape=(num_groups,), init=gamma_initializer,
-                                     allow_deferred_init=True)
-        self.beta = self.params.get("beta", grad_req="write" if center else "null",
-                                    shape=(num_groups,), init=beta_initializer,
-                                    allow_deferred_init=True)
+        self.gamma, self.beta = _affine(self, (num_groups,), scale, center, gamma_initializer,
+                                        beta_initializer)
 
     def hybrid_forward(self, F, data, gamma, beta):
         return F.GroupNorm(data, gamma=gamma, beta=beta, num_groups=self._num_groups,
