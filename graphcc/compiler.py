@@ -68,7 +68,7 @@ class Executable:
     def __call__(self, *arrays):
         from .frontend.ndarray import NDArray
         outs, _ = self.program.run_forward([_np(a) for a in arrays])
-        return [NDArray(np.array(o, copy=True) if _aliases(o, arrays) else o) for o in outs]
+        return [NDArray(o) for o in outs]
 
     def run_named(self, named: dict):
         missing = [n for n in self.input_names if n not in named]
@@ -107,10 +107,6 @@ class Executable:
 def _np(a):
     from .frontend.ndarray import NDArray
     return a._data if isinstance(a, NDArray) else np.asarray(a)
-
-
-def _aliases(o, arrays):
-    return any(np.shares_memory(o, _np(a)) for a in arrays)
 
 
 def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = None,  # noqa: A001

@@ -229,23 +229,20 @@ register = Optimizer.register
 create = Optimizer.create_optimizer
 
 
-@register
-class SGD(Optimizer):
-    """SGD with momentum and weight decay (MXNet's ``sgd_update`` / ``sgd_mom_update``)::
+class _Momentum(Optimizer):
+    """What SGD and NAG share: a momentum buffer when momentum is not 0, and the plain step
+    ``weight = (1 - lr wd) weight - lr clip(rescale_grad grad)`` without one."""
 
-        mom = momentum * mom - lr * wd * weight - lr * clip(rescale_grad * grad)
-        weight = weight + mom                       # without momentum: mom = the rest
-    """
-
-    def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
+    def __init__(self, momentum=0.0, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
-        self.lazy_update = lazy_update
 
     def create_state(self, index, weight):
         return _zeros_like(weight) if self.momentum != 0.0 else None
 
-    def update(self, index, weight, grad, state):
+    def _begin(self, index, weight, grad, state):
+        """Count the update; return (weight buffer, gradient, lr, wd, scalar type), having
+        already taken the plain step when there is no momentum state."""
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         w = _buf(weight)
@@ -253,6 +250,24 @@ class SGD(Optimizer):
         g = _kernel_grad(grad, weight, self.rescale_grad, self.clip_gradient)
         if state is None:
             w[...] = t(1.0 - lr * wd) * w - t(lr) * g
+        return w, g, lr, wd, t
+
+
+@register
+class SGD(_Momentum):
+    """SGD with momentum and weight decay (MXNet's ``sgd_update`` / ``sgd_mom_update``)::
+
+        mom = momentum * mom - lr * wd * weight - lr * clip(rescale_grad * grad)
+        weight = weight + mom                       # without momentum: mom = the rest
+    """
+
+    def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
+        super().__init__(momentum, **kwargs)
+        self.lazy_update = lazy_update
+
+    def update(self, index, weight, grad, state):
+        w, g, lr, wd, t = self._begin(index, weight, grad, state)
+        if state is None:
             return
         mom = _buf(state)
         momentum = self.momentum if self.momentum > 0 else 0.0
@@ -261,7 +276,7 @@ class SGD(Optimizer):
 
 
 @register
-class NAG(Optimizer):
+class NAG(_Momentum):
     """Nesterov accelerated gradient (MXNet's ``nag_mom_update``)::
 
         step = lr * (clip(rescale_grad * grad) + wd * weight)
@@ -273,21 +288,9 @@ class NAG(Optimizer):
     weight. graphcc reproduces that to follow the same trajectory.
     """
 
-    def __init__(self, momentum=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.momentum = momentum
-
-    def create_state(self, index, weight):
-        return _zeros_like(weight) if self.momentum != 0.0 else None
-
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        w = _buf(weight)
-        t = w.dtype.type
-        g = _kernel_grad(grad, weight, self.rescale_grad, self.clip_gradient)
+        w, g, lr, wd, t = self._begin(index, weight, grad, state)
         if state is None:
-            w[...] = t(1.0 - lr * wd) * w - t(lr) * g
             return
         mom = _buf(state)
         momentum = t(self.momentum if self.momentum > 0 else 0.0)

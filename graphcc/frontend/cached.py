@@ -118,7 +118,6 @@ class Entry:
     trace: TraceResult
     exe: object
     wrt_vars: list           # indices into trace.variables that get gradients
-    input_ids: dict = field(default_factory=dict)
 
 
 class CachedGraphs:
@@ -218,8 +217,7 @@ class CachedGraphs:
         hook = self._hook(entry, inputs)
         outs, saved = entry.exe.forward(inputs, hook, static=self.static_alloc)
         n = entry.trace.n_outputs
-        results = [NDArray(o if not _aliases(o, inputs) else np.array(o, copy=True), ctx)
-                   for o in outs[:n]]
+        results = [NDArray(o, ctx) for o in outs[:n]]
         aux_values = outs[n:]
         if recording and entry.wrt_vars:
             targets = [inputs[k] for k in entry.wrt_vars]
@@ -279,6 +277,3 @@ class CachedGraphs:
                                "hybridize()")
         return self.last.exe.memory_report()
 
-
-def _aliases(o, inputs):
-    return any(np.shares_memory(o, x._data) for x in inputs)

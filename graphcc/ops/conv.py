@@ -211,14 +211,20 @@ def _g_conv(c):
     return (dx, dw, _bias_grad(F, c.g, len(k)))
 
 
-def _conv_complete(shapes, attrs):
-    a = dict(normalize_attrs(CONVOLUTION, attrs))
+def _fill_params(op, shapes, attrs, weight_shape):
+    """``complete`` of both convolutions: weight ``weight_shape(channels, num_filter,
+    num_group)`` + kernel, bias (num_filter,), from the data's channels."""
+    a = dict(normalize_attrs(op, attrs))
     x = shapes[0]
     if x is None or len(x) < 2:
         return shapes
-    g, nf = a["num_group"], a["num_filter"]
-    filled = [x, (nf, x[1] // g) + tuple(a["kernel"]), (nf,)]
+    nf = a["num_filter"]
+    filled = [x, weight_shape(x[1], nf, a["num_group"]) + tuple(a["kernel"]), (nf,)]
     return [s if s is not None else f for s, f in zip(shapes, filled)]
+
+
+def _conv_complete(shapes, attrs):
+    return _fill_params(CONVOLUTION, shapes, attrs, lambda c, nf, g: (nf, c // g))
 
 
 _CONV_ATTRS = {
@@ -379,13 +385,7 @@ def _g_deconv(c):
 
 
 def _deconv_complete(shapes, attrs):
-    a = dict(normalize_attrs(DECONVOLUTION, attrs))
-    x = shapes[0]
-    if x is None or len(x) < 2:
-        return shapes
-    g, nf = a["num_group"], a["num_filter"]
-    filled = [x, (x[1], nf // g) + tuple(a["kernel"]), (nf,)]
-    return [s if s is not None else f for s, f in zip(shapes, filled)]
+    return _fill_params(DECONVOLUTION, shapes, attrs, lambda c, nf, g: (c, nf // g))
 
 
 DECONVOLUTION = register(OpDef(

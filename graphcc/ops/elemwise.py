@@ -206,7 +206,8 @@ def _g_gelu(c):
     F = c.F
     x = c.inputs[0]
     if c.attrs["approximation"] == "tanh":
-        # y = 0.5 x (1 + t), t = tanh(k (x + a x^3));  dy = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)
+        # y = 0.5 x (1 + t), t = tanh(k (x + a x^3));
+        # dy = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 a x^2)
         k, a = math.sqrt(2 / math.pi), 0.044715
         x2 = F.square(x)
         inner = F.multiply(x, F._plus_scalar(F._mul_scalar(x2, scalar=a), scalar=1.0))
@@ -435,7 +436,8 @@ def _leaky_expr(attrs):
 
 
 register(OpDef(
-    name="LeakyReLU", inputs=("data", "gamma"), expr=_leaky_expr, input_names=_leaky_names, infer=_leaky_infer,
+    name="LeakyReLU", inputs=("data", "gamma"), expr=_leaky_expr, input_names=_leaky_names,
+    infer=_leaky_infer,
     impl=_leaky_np, grad=_g_leaky, needs=(0, 1), kind="elementwise", inplace=(0,),
     attrs={"act_type": Attr("str", "leaky", _LEAKY_TYPES), "slope": Attr("float", 0.25),
            "lower_bound": Attr("float", 0.125), "upper_bound": Attr("float", 0.334)},

@@ -13,6 +13,7 @@ def _no_infer(in_types, attrs):
 
 register(OpDef(name="input", inputs=(), infer=_no_infer, impl=None, kind="input",
                attrs={"name": Attr("str"), "role": Attr("str", "data", INPUT_ROLES)},
-               doc="a graph input: data, a parameter, an auxiliary state, a constant or a head gradient"))
+               doc="a graph input: data, a parameter, an auxiliary state, a constant or a head "
+                   "gradient"))
 register(OpDef(name="const", inputs=(), infer=_no_infer, impl=None, kind="input",
                attrs={"name": Attr("str")}, doc="a folded constant; its value is in Graph.consts"))

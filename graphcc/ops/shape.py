@@ -207,7 +207,8 @@ register(OpDef(
     impl=lambda x, axis, size: np.broadcast_to(
         x, _ba_shape(x.shape, {"axis": axis, "size": size})).copy(),
     attrs={"axis": Attr("ints", ()), "size": Attr("ints", ())}, grad=_g_bcast,
-    kind="broadcast", expr="{0}", aliases=("broadcast_axes",), doc="broadcast size-1 axes to sizes"))
+    kind="broadcast", expr="{0}", aliases=("broadcast_axes",),
+    doc="broadcast size-1 axes to sizes"))
 
 
 # ---------------------------------------------------------------- creation

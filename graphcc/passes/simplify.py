@@ -2,8 +2,8 @@
 
 Each rule looks at a node (inputs already simplified) and returns the index of a node that
 computes the same value (an existing one, or one it appends with ``b.emit``), or None. Rules
-never change a value's type, so forwarding is always safe. Applied in one forward sweep; since inputs are simplified first, chains
-collapse in the same sweep.
+never change a value's type, so forwarding is always safe. Applied in one forward sweep; since
+inputs are simplified first, chains collapse in the same sweep.
 """
 from __future__ import annotations
 
@@ -119,7 +119,8 @@ SIMPLIFY = {
     "cast": [cast_to_same],
     "reshape": [reshape_to_same, reshape_of_reshape],
     "_reshape_to": [reshape_to_same, reshape_of_reshape],
-    "add": [add_zero, add_into_slice], "subtract": [sub_zero], "multiply": [mul_one], "divide": [div_one],
+    "add": [add_zero, add_into_slice], "subtract": [sub_zero], "multiply": [mul_one],
+    "divide": [div_one],
     "transpose": [transpose_inverse],
     "broadcast_to": [broadcast_to_same], "broadcast_like": [broadcast_to_same],
     "broadcast_axis": [broadcast_to_same],

@@ -110,13 +110,19 @@ class Program:
         self.input_ids = g.input_ids
         fwd_outs = set(g.outputs[:self.n_fwd])
         bwd_outs = set(g.outputs[self.n_fwd:])
-        heads = {i for i in self.input_ids if g.nodes[i].attr("role") == "grad"}
+        self.head_ids = [i for i in self.input_ids if g.nodes[i].attr("role") == "grad"]
+        self.fwd_input_ids = [i for i in self.input_ids if i not in set(self.head_ids)]
         self.saved = sorted(({j for i in range(self.k, len(g.nodes)) for j in g.nodes[i].inputs
-                              if j < self.k} | {o for o in bwd_outs if o < self.k}) - heads)
+                              if j < self.k} | {o for o in bwd_outs if o < self.k}) -
+                            set(self.head_ids))
         self.forward = Phase(g, 0, self.k, fwd_outs | set(self.saved), plan)
         self.backward = Phase(g, self.k, len(g.nodes), bwd_outs, plan) \
             if self.k < len(g.nodes) else None
         self._static_arena = None
+        # (value, byte range, dtype, shape) of every planned slot, worked out once
+        self._layout = [] if plan is None else [
+            (v, plan.storages[sid].offset, plan.storages[sid].offset + g.nodes[v].nbytes,
+             g.nodes[v].dtype, g.nodes[v].shape) for v, sid in plan.storage_of.items()]
 
     def _slots(self, static=False):
         plan = self.plan
@@ -126,10 +132,8 @@ class Program:
             return self._static_arena
         arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
         slots = {-1: arena}           # the arena itself under -1 (no node has that index)
-        for v, sid in plan.storage_of.items():
-            n = self.graph.nodes[v]
-            off = plan.storages[sid].offset
-            slots[v] = arena[off:off + n.nbytes].view(n.dtype).reshape(n.shape)
+        for v, lo, hi, dtype, shape in self._layout:
+            slots[v] = arena[lo:hi].view(dtype).reshape(shape)
         if static:
             self._static_arena = slots
         return slots
@@ -147,21 +151,25 @@ class Program:
 
     def run_forward(self, arrays, hook=None, static=False):
         """Outputs of the forward part (fresh arrays), and the state the backward reads."""
-        fwd_inputs = [i for i in self.input_ids if self.graph.nodes[i].attr("role") != "grad"]
-        if len(arrays) != len(fwd_inputs):
-            raise GraphccError(f"the graph takes {len(fwd_inputs)} inputs, got {len(arrays)}")
-        env = self.bind_inputs(arrays, fwd_inputs)
+        if len(arrays) != len(self.fwd_input_ids):
+            raise GraphccError(f"the graph takes {len(self.fwd_input_ids)} inputs, got "
+                               f"{len(arrays)}")
+        env = self.bind_inputs(arrays, self.fwd_input_ids)
+        given = list(env.values())       # (the run drops inputs after their last reader)
         slots = self._slots(static and self.backward is None)
         self.forward.run(env, slots, hook, self.graph)
-        outs = [self._out(env[o], slots) for o in self.graph.outputs[:self.n_fwd]]
+        outs = [self._out(env[o], slots, given) for o in self.graph.outputs[:self.n_fwd]]
         return outs, Saved({j: env[j] for j in self.saved}, slots)
 
-    def _out(self, value, slots):
-        """Never hand out a view into the arena (later calls reuse it); values computed
-        outside it (gradients of inputs, views of inputs) are returned as they are."""
-        if slots is None or not np.may_share_memory(value, slots[-1]):
-            return value
-        return np.array(value, copy=True)
+    @staticmethod
+    def _out(value, slots, given):
+        """Never hand out memory someone else owns: a view into the arena (later calls reuse
+        it) or into one of the caller's inputs (an output that is an input, or a view of one)
+        is copied; anything else is returned as it is."""
+        if (slots is not None and np.may_share_memory(value, slots[-1])) or \
+                any(np.may_share_memory(value, a) for a in given):
+            return np.array(value, copy=True)
+        return value
 
     def run_backward(self, saved: "Saved", head_grads, hook=None, keep_saved=False):
         """Gradients from the state ``run_forward`` returned. The backward's values share the
@@ -177,9 +185,10 @@ class Program:
                 slots = self._slots()
             else:
                 saved.consumed = True
-        heads = [i for i in self.input_ids if self.graph.nodes[i].attr("role") == "grad"]
         env = dict(saved.values)
-        env.update(self.bind_inputs(head_grads, heads))
+        heads = self.bind_inputs(head_grads, self.head_ids)
+        given = list(heads.values())
+        env.update(heads)
         if self.backward is not None:
             self.backward.run(env, slots, hook, self.graph)
-        return [self._out(env[o], slots) for o in self.graph.outputs[self.n_fwd:]]
+        return [self._out(env[o], slots, given) for o in self.graph.outputs[self.n_fwd:]]
