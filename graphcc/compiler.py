@@ -14,7 +14,10 @@ from .passes import (DEFAULT_PIPELINE, gradient_pass, recompute_pass, run_pipeli
                      split_forward_backward)
 from .runtime.executor import Program
 
-BACKENDS = ("interp", "cpu", "cuda", "null")
+
+def default_backend() -> str:
+    """``GRAPHCC_BACKEND`` when set, else ``cpu`` (generated kernels)."""
+    return flags.BACKEND or "cpu"
 
 
 def _pipeline(passes, wrt, n_heads=None, recompute=None):
@@ -56,7 +59,12 @@ class Executable:
         n_fwd = len(g.outputs) - len(grad_info.wrt) if grad_info is not None else None
         self.graph = g
         self.plan = plan
-        self.program = Program(g, k if grad_info is not None else None, n_fwd, plan)
+        from .codegen import get_backend
+        lower = get_backend(backend).lower
+        self._k = k if grad_info is not None else None
+        self._n_fwd = n_fwd
+        self.program = Program(g, self._k, n_fwd, plan, lower)
+        self._reference = self.program if backend == "interp" else None
         self._report = None
         self.recompute_graph = None
 
@@ -76,15 +84,28 @@ class Executable:
             raise GraphccError(f"missing inputs: {', '.join(missing)}")
         return self(*[named[n] for n in self.input_names])
 
-    def forward(self, arrays, hook=None, static=False):
-        """Run the forward region; ``static``: reuse one arena across (inference) calls."""
-        return self.program.run_forward([_np(a) for a in arrays], hook, static)
+    @property
+    def reference_program(self):
+        """The same optimised graph and plan run by the reference interpreter (every node's
+        value exists there: op hooks and ``check`` use it)."""
+        if self._reference is None:
+            from .codegen import get_backend
+            self._reference = Program(self.graph, self._k, self._n_fwd, self.plan,
+                                      get_backend("interp").lower)
+        return self._reference
+
+    def forward(self, arrays, hook=None, static=False, reference=False):
+        """Run the forward region; ``static``: reuse one arena across (inference) calls;
+        ``reference``: run it with the reference interpreter. ``hook(i, node, value)`` sees
+        each value the program materialises (with ``reference``, every node)."""
+        prog = self.reference_program if reference else self.program
+        return prog.run_forward([_np(a) for a in arrays], hook, static)
 
     def backward(self, saved, head_grads, hook=None, keep_saved=False):
         """Run the backward region on a forward's state; ``keep_saved``: leave that state
         intact for another backward."""
-        return self.program.run_backward(saved, [_np(h) for h in head_grads], hook,
-                                         keep_saved)
+        prog = saved.program if getattr(saved, "program", None) is not None else self.program
+        return prog.run_backward(saved, [_np(h) for h in head_grads], hook, keep_saved)
 
     def memory_report(self):
         """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant
@@ -109,7 +130,8 @@ def _np(a):
     return a._data if isinstance(a, NDArray) else np.asarray(a)
 
 
-def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = None,  # noqa: A001
+def compile(graph: Graph, backend: str | None = None,  # noqa: A001
+            passes: Sequence | None = None,
             wrt: Sequence[str] | None = None, n_heads: int | None = None,
             recompute=None) -> Executable:
     """Optimise ``graph`` with ``passes`` (default ``DEFAULT_PIPELINE``) and build an
@@ -117,11 +139,9 @@ def compile(graph: Graph, backend: str = "interp", passes: Sequence | None = Non
     how many leading outputs are differentiated (the rest are forward-only values);
     ``recompute``: True (or a number of segments) to recompute forward values in the backward
     instead of keeping them."""
-    if backend not in BACKENDS:
-        raise GraphccError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend in ("cpu", "cuda"):
-        raise GraphccError(f"backend {backend!r} (generated kernels) is not available in this "
-                           "version; use backend='interp'")
+    from .codegen import get_backend
+    backend = backend or default_backend()
+    get_backend(backend)          # an unknown name fails before any work
     t0 = time.perf_counter()
     result = run_pipeline(graph, _pipeline(passes, wrt, n_heads, recompute))
     info = result.analyses.get("gradient")
@@ -173,7 +193,7 @@ def trace(fn_or_block, *example_inputs) -> Graph:
     return g
 
 
-def compile_symbol(symbol, named_inputs: dict, backend="interp") -> Executable:
+def compile_symbol(symbol, named_inputs: dict, backend=None) -> Executable:
     """Compile a Symbol given its inputs by name (their shapes and dtypes fix the graph)."""
     from .frontend.symbol import to_graph, topo
     given = {}

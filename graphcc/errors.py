@@ -82,3 +82,8 @@ class CheckError(GraphccError, RuntimeError):
 class ExportError(GraphccError, RuntimeError):
     """``HybridBlock.export`` cannot write this block (never traced, or its graph holds values
     MXNet's format cannot express)."""
+
+
+class CodegenError(GraphccError, RuntimeError):
+    """A generated kernel failed to compile or run: names the kernel, its nodes, the user's
+    source lines and the generated source file."""

@@ -32,6 +32,8 @@ _FLAGS = {
         _Flag("PRINT_BEFORE", str, "", "comma-separated pass names (or 'all') to print before"),
         _Flag("PRINT_AFTER", str, "", "comma-separated pass names (or 'all') to print after"),
         _Flag("CACHE_DIR", str, "", "kernel cache directory (default ~/.cache/graphcc)"),
+        _Flag("BACKEND", str, "", "backend of compile() and hybridize() when none is given: "
+              "'cpu' (the default: generated kernels) or 'interp' (the reference interpreter)"),
         _Flag("CACHE_SIZE", int, 32, "cached graphs kept per hybridized block"),
         _Flag("THREADS", int, 0, "threads for kernels and BLAS (0: leave the library default)"),
     ]

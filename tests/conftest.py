@@ -1,7 +1,13 @@
 import os
+from pathlib import Path
 
-import numpy as np
-import pytest
+# Compiled kernels are shared by every test worker and kept between runs (Numba's on-disk
+# cache): one directory beside the checkout unless the caller chose one.
+os.environ.setdefault("GRAPHCC_CACHE_DIR",
+                      str(Path(__file__).resolve().parent.parent / ".graphcc-cache"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(

@@ -941,9 +941,9 @@ def test_static_alloc_reuses_one_arena_and_outputs_stay_independent():
     net.initialize()
     net.hybridize(static_alloc=True)
     a = net(nd.ones((3, 4)))
-    arena = net._cached.last.exe.program._static_arena
+    arena = net._cached.last.exe.program._static.slots
     b = net(nd.ones((3, 4)) * 2)
-    assert net._cached.last.exe.program._static_arena is arena and arena is not None
+    assert net._cached.last.exe.program._static.slots is arena and arena is not None
     net.hybridize(False)
     np.testing.assert_allclose(a.asnumpy(), net(nd.ones((3, 4))).asnumpy(), rtol=1e-6)
     np.testing.assert_allclose(b.asnumpy(), net(nd.ones((3, 4)) * 2).asnumpy(), rtol=1e-6)

@@ -196,7 +196,7 @@ def test_pipeline_without_planning_still_runs():
     g = _chain()
     exe = graphcc.compile(g, passes=["dce"])
     x = np.zeros(256, np.float32)
-    np.testing.assert_allclose(exe(x)[0].asnumpy(), interpret(g, [x])[0])
+    np.testing.assert_allclose(exe(x)[0].asnumpy(), interpret(g, [x])[0], rtol=1e-6)
     assert exe.memory_report().planned_bytes > 0
     _ = run_pipeline
 

@@ -126,7 +126,7 @@ class CachedGraphs:
     def __init__(self, block, backend=None, static_alloc=False, static_shape=False,
                  passes=None, recompute=None, check=False):
         self.block = block
-        self.backend = backend or "interp"
+        self.backend = backend      # None: the default backend at compile time
         self.static_alloc = bool(static_alloc)   # inference calls reuse one arena
         self.passes = passes
         self.recompute = recompute
@@ -215,7 +215,9 @@ class CachedGraphs:
     def _run(self, entry, arrays, ctx, recording):
         inputs = self._inputs(entry, arrays, ctx)
         hook = self._hook(entry, inputs)
-        outs, saved = entry.exe.forward(inputs, hook, static=self.static_alloc)
+        # an op hook sees every node, so a monitored call runs the reference interpreter
+        outs, saved = entry.exe.forward(inputs, hook, static=self.static_alloc,
+                                        reference=hook is not None)
         n = entry.trace.n_outputs
         results = [NDArray(o, ctx) for o in outs[:n]]
         aux_values = outs[n:]

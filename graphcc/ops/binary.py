@@ -104,9 +104,9 @@ scalar_op("_power_scalar", _arith(np.power), _g_pow_s, (0,), "{0} ** {scalar}",
 scalar_op("_rpower_scalar", _arith(lambda x, s: np.power(s, x)), _g_rpow_s, ("out",),
           "{scalar} ** {0}", aliases=("_RPowerScalar",))
 scalar_op("_maximum_scalar", _arith(np.maximum), _g_maxmin_s("_greater_equal_scalar"), (0,),
-          "max({0}, {scalar})", aliases=("_MaximumScalar",))
+          "np_maximum({0}, {scalar})", aliases=("_MaximumScalar",))
 scalar_op("_minimum_scalar", _arith(np.minimum), _g_maxmin_s("_lesser_equal_scalar"), (0,),
-          "min({0}, {scalar})", aliases=("_MinimumScalar",))
+          "np_minimum({0}, {scalar})", aliases=("_MinimumScalar",))
 scalar_op("_mod_scalar", _arith(_mod_np), _g_identity, (), "pymod({0}, {scalar})",
           aliases=("_ModScalar",))
 scalar_op("_rmod_scalar", _arith(lambda x, s: _mod_np(s, x)), _g_zero, (),
@@ -116,7 +116,7 @@ for _n, _f, _e in [("_equal_scalar", np.equal, "=="), ("_not_equal_scalar", np.n
                    ("_greater_equal_scalar", np.greater_equal, ">="),
                    ("_lesser_scalar", np.less, "<"),
                    ("_lesser_equal_scalar", np.less_equal, "<=")]:
-    scalar_op(_n, _cmp(_f), _g_zero, (), f"float({{0}} {_e} {{scalar}})")
+    scalar_op(_n, _cmp(_f), _g_zero, (), f"b2f({{0}} {_e} {{scalar}})")
 
 
 # ---------------------------------------------------------------- binary broadcasting
@@ -213,9 +213,9 @@ binary("divide", np.divide, _g_div, (0, 1), "{0} / {1}",
        aliases=("broadcast_div", "elemwise_div", "_div", "_Div"))
 binary("power", np.power, _g_pow, (0, 1, "out"), "{0} ** {1}",
        aliases=("broadcast_power", "_power", "_Power"))
-binary("maximum", np.maximum, _g_max, (0, 1), "max({0}, {1})",
+binary("maximum", np.maximum, _g_max, (0, 1), "np_maximum({0}, {1})",
        aliases=("broadcast_maximum", "_maximum", "_Maximum"))
-binary("minimum", np.minimum, _g_min, (0, 1), "min({0}, {1})",
+binary("minimum", np.minimum, _g_min, (0, 1), "np_minimum({0}, {1})",
        aliases=("broadcast_minimum", "_minimum", "_Minimum"))
 binary("mod", _mod_np, _g_mod, (0, 1), "pymod({0}, {1})",
        aliases=("broadcast_mod", "_mod", "modulo", "_Mod"))
@@ -224,11 +224,11 @@ binary("hypot", np.hypot, _g_hypot, (0, 1, "out"), "math.hypot({0}, {1})",
 for _n, _f, _e in [("equal", np.equal, "=="), ("not_equal", np.not_equal, "!="),
                    ("greater", np.greater, ">"), ("greater_equal", np.greater_equal, ">="),
                    ("lesser", np.less, "<"), ("lesser_equal", np.less_equal, "<=")]:
-    binary(_n, _bcmp(_f), _g_zero, (), f"float({{0}} {_e} {{1}})",
+    binary(_n, _bcmp(_f), _g_zero, (), f"b2f({{0}} {_e} {{1}})",
            aliases=("broadcast_" + _n, "_" + _n))
 for _n, _f, _e in [("logical_and", np.logical_and, "and"), ("logical_or", np.logical_or, "or"),
                    ("logical_xor", np.logical_xor, "!=")]:
-    binary(_n, _bcmp(_f), _g_zero, (), f"float(({{0}} != 0) {_e} ({{1}} != 0))",
+    binary(_n, _bcmp(_f), _g_zero, (), f"b2f(({{0}} != 0) {_e} ({{1}} != 0))",
            aliases=("broadcast_" + _n, "_" + _n))
 
 
@@ -273,4 +273,4 @@ def _g_where(c):
 register(OpDef(
     name="where", inputs=("condition", "x", "y"), infer=_where_infer, impl=_where_np,
     grad=_g_where, needs=(0,), kind="broadcast", nondiff=(0,),
-    expr="({1} if {0} != 0 else {2})", doc="x where condition is non-zero, else y"))
+    expr="np_where({0}, {1}, {2})", doc="x where condition is non-zero, else y"))

@@ -255,7 +255,7 @@ def _round_np(x):  # MXNet rounds half away from zero
 
 unary("negative", np.negative, _g_neg, (), "-{0}")
 unary("abs", np.abs, _g_abs, (0,), "abs({0})")
-unary("sign", np.sign, _g_zero, (), "(({0} > 0) - ({0} < 0))")
+unary("sign", np.sign, _g_zero, (), "np_sign({0})")
 unary("exp", np.exp, _g_exp, ("out",), "math.exp({0})")
 unary("expm1", np.expm1, _g_expm1, ("out",), "math.expm1({0})")
 unary("log", np.log, _g_log, (0,), "math.log({0})")
@@ -285,9 +285,9 @@ unary("radians", np.radians, lambda c: (c.F._mul_scalar(c.g, scalar=math.pi / 18
       "{0} * 0.017453292519943295")
 unary("tanh", np.tanh, _g_tanh, ("out",), "math.tanh({0})")
 unary("sigmoid", _sigmoid_np, _g_sigmoid, ("out",), "1.0 / (1.0 + math.exp(-{0}))")
-unary("relu", lambda x: np.maximum(x, 0), _g_relu, ("out",), "max({0}, 0.0)")
+unary("relu", lambda x: np.maximum(x, 0), _g_relu, ("out",), "np_relu({0})")
 unary("softrelu", _softrelu_np, _g_softrelu, (0,),
-      "(max({0}, 0.0) + math.log1p(math.exp(-abs({0}))))")
+      "(np_relu({0}) + math.log1p(math.exp(-abs({0}))))")
 unary("softsign", lambda x: x / (1 + np.abs(x)), _g_softsign, (0,), "{0} / (1.0 + abs({0}))")
 unary("erf", erf_np, _g_erf, (0,), "math.erf({0})")
 def _gelu_expr(attrs):
@@ -300,15 +300,15 @@ def _gelu_expr(attrs):
 unary("gelu", _gelu_np, _g_gelu, (0,), _gelu_expr,
       attrs={"approximation": Attr("str", "erf", ("erf", "tanh"))},
       doc="GELU: x * Phi(x) ('erf') or its tanh approximation ('tanh')")
-unary("clip", _clip_np, _g_clip, (0,), "min(max({0}, {a_min}), {a_max})",
+unary("clip", _clip_np, _g_clip, (0,), "np_clip({0}, {a_min}, {a_max})",
       attrs={"a_min": Attr("float"), "a_max": Attr("float")})
 unary("round", _round_np, _g_zero, (), "round_half_away({0})")
-unary("rint", np.rint, _g_zero, (), "float(round({0}))")
-unary("floor", np.floor, _g_zero, (), "math.floor({0})")
-unary("ceil", np.ceil, _g_zero, (), "math.ceil({0})")
-unary("trunc", np.trunc, _g_zero, (), "math.trunc({0})")
-unary("fix", np.trunc, _g_zero, (), "math.trunc({0})")
-unary("logical_not", lambda x: (x == 0), _g_zero, (), "float({0} == 0)")
+unary("rint", np.rint, _g_zero, (), "np.rint({0})")
+unary("floor", np.floor, _g_zero, (), "np.floor({0})")
+unary("ceil", np.ceil, _g_zero, (), "np.ceil({0})")
+unary("trunc", np.trunc, _g_zero, (), "np.trunc({0})")
+unary("fix", np.trunc, _g_zero, (), "np.trunc({0})")
+unary("logical_not", lambda x: (x == 0), _g_zero, (), "b2f({0} == 0)")
 unary("_copy", lambda x: np.array(x, copy=True), _g_identity, (), "{0}",
       aliases=("identity", "copy"))
 unary("stop_gradient", lambda x: np.array(x, copy=True), _g_zero, (), "{0}",

@@ -268,7 +268,7 @@ register(OpDef(
     impl=lambda x, alpha=0.2, beta=0.5: np.clip(alpha * x + beta, 0.0, 1.0),
     attrs={"alpha": Attr("float", 0.2), "beta": Attr("float", 0.5)},
     grad=_g_hard_sigmoid, needs=("out",), kind="elementwise", inplace=(0,),
-    expr="min(max({alpha} * {0} + {beta}, 0.0), 1.0)",
+    expr="np_clip({alpha} * {0} + {beta}, 0.0, 1.0)",
     doc="max(0, min(1, alpha * x + beta))"))
 
 

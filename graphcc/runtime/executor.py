@@ -1,11 +1,10 @@
-"""The interpreter backend's executor.
+"""The executor: runs what a backend lowered, over one planned arena.
 
-A graph becomes a flat list of steps, each an op row's NumPy implementation with its
-attributes bound once. With a memory plan, every materialised value is stored at its planned
+A backend lowers each phase (a range of nodes) to an object with ``run(env, slots, hook, g)``
+(``graphcc.codegen``). With a memory plan, every materialised value is stored at its planned
 offset in one arena (``np.empty(arena_bytes)``): results are written into their slots, views
-alias their source's slot, in-place values overwrite their input's slot. Values internal to a
-fused kernel stay temporaries. So the plan is exercised on every run: a planning error would
-corrupt results, not just a report.
+alias their source's slot, in-place values overwrite their input's slot. So the plan is
+exercised on every run: a planning error would corrupt results, not just a report.
 
 A training program is a joint forward+backward graph whose nodes [0, k) run in the forward
 call and [k, n) in the backward call; the forward keeps exactly the values the backward reads
@@ -13,88 +12,24 @@ call and [k, n) in the backward call; the forward keeps exactly the values the b
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import numpy as np
 
-from .. import ops
 from ..errors import GraphccError
 from ..ir.graph import Graph
-
-
-class Phase:
-    """Nodes [start, stop) of a graph as steps; ``keep`` values survive the phase."""
-
-    def __init__(self, g: Graph, start: int, stop: int, keep: set[int], plan=None):
-        self.steps = []
-        last: dict[int, int] = {}
-        for i in range(start, stop):
-            for j in g.nodes[i].inputs:
-                last[j] = i
-        # A fused kernel is one step of the plan: its outputs may take over the storage of
-        # inputs that later members of the kernel still read. Members run one by one here,
-        # so their slotted values are written to the arena when the whole kernel has run.
-        kernel_end = {i: ks[-1] for ks in g.kernels for i in ks}
-        self.flush: dict[int, list[int]] = {}
-        for i in range(start, stop):
-            n = g.nodes[i]
-            if n.op == "input":
-                continue
-            if n.op == "const":
-                self.steps.append((i, None, g.consts[n.attr("name")], (), None, (), False))
-                continue
-            row = ops.get(n.op)
-            frees = tuple(j for j in set(n.inputs) if last.get(j) == i and j not in keep)
-            slotted = plan is not None and i in plan.storage_of and not (
-                row.kind == "view" and n.inputs and (n.inputs[0] in plan.storage_of) and
-                plan.storage_of[n.inputs[0]] == plan.storage_of[i])
-            end = kernel_end.get(i, i)
-            if slotted and end != i:
-                self.flush.setdefault(end, []).append(i)
-                slotted = False
-            self.steps.append((i, row.impl, n.attrs_dict, n.inputs, (n.shape, n.dtype), frees,
-                               slotted))
-
-    def run(self, env: dict, slots: dict | None, hook: Callable | None = None,
-            g: Graph | None = None) -> dict:
-        with np.errstate(all="ignore"):
-            for i, impl, attrs, inputs, typ, frees, slotted in self.steps:
-                if impl is None:
-                    env[i] = attrs
-                    continue
-                r = impl(*[env[j] for j in inputs], **attrs)
-                if not isinstance(r, np.ndarray):
-                    r = np.asarray(r)
-                shape, dtype = typ
-                if r.dtype.name != dtype:
-                    r = r.astype(dtype)
-                if r.shape != shape:
-                    raise GraphccError(f"node %{i}: implementation returned shape {r.shape}, "
-                                       f"expected {shape}")
-                if slotted and slots is not None:
-                    dst = slots[i]
-                    np.copyto(dst, r)
-                    r = dst
-                env[i] = r
-                if hook is not None:
-                    hook(i, g.nodes[i] if g is not None else None, r)
-                if slots is not None and i in self.flush:
-                    for v in self.flush[i]:
-                        np.copyto(slots[v], env[v])
-                        env[v] = slots[v]
-                for j in frees:
-                    env.pop(j, None)
-        return env
 
 
 class Saved:
     """What a forward leaves for its backward: the saved values (views into the arena when
     there is a plan) and the arena's slots."""
-    __slots__ = ("values", "slots", "consumed")
+    __slots__ = ("values", "slots", "consumed", "program")
 
-    def __init__(self, values: dict, slots: dict | None):
+    def __init__(self, values: dict, slots: dict | None, program=None):
         self.values = values
         self.slots = slots
+        self.program = program    # the program whose backward may read this state
         self.consumed = False     # a backward ran in this arena: the saved values are gone
 
 
@@ -102,7 +37,7 @@ class Program:
     """Run a graph (or a joint training graph split at ``k``) on NumPy arrays."""
 
     def __init__(self, g: Graph, k: int | None = None, n_forward_outputs: int | None = None,
-                 plan=None):
+                 plan=None, lower=None):
         self.graph = g
         self.plan = plan
         self.k = len(g.nodes) if k is None else k
@@ -115,10 +50,13 @@ class Program:
         self.saved = sorted(({j for i in range(self.k, len(g.nodes)) for j in g.nodes[i].inputs
                               if j < self.k} | {o for o in bwd_outs if o < self.k}) -
                             set(self.head_ids))
-        self.forward = Phase(g, 0, self.k, fwd_outs | set(self.saved), plan)
-        self.backward = Phase(g, self.k, len(g.nodes), bwd_outs, plan) \
+        # ``lower(g, start, stop, keep, plan)`` is the backend's: it turns a range of nodes
+        # into something with ``run(env, slots, hook, g)``
+        self.forward = lower(g, 0, self.k, fwd_outs | set(self.saved), plan)
+        self.backward = lower(g, self.k, len(g.nodes), bwd_outs, plan) \
             if self.k < len(g.nodes) else None
-        self._static_arena = None
+        # static_alloc: one arena per thread, so two threads never write each other's values
+        self._static = threading.local()
         # (value, byte range, dtype, shape) of every planned slot, worked out once
         self._layout = [] if plan is None else [
             (v, plan.storages[sid].offset, plan.storages[sid].offset + g.nodes[v].nbytes,
@@ -128,14 +66,14 @@ class Program:
         plan = self.plan
         if plan is None:
             return None
-        if static and self._static_arena is not None:
-            return self._static_arena
+        if static and getattr(self._static, "slots", None) is not None:
+            return self._static.slots
         arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
         slots = {-1: arena}           # the arena itself under -1 (no node has that index)
         for v, lo, hi, dtype, shape in self._layout:
             slots[v] = arena[lo:hi].view(dtype).reshape(shape)
         if static:
-            self._static_arena = slots
+            self._static.slots = slots
         return slots
 
     def bind_inputs(self, arrays, ids) -> dict:
@@ -159,7 +97,7 @@ class Program:
         slots = self._slots(static and self.backward is None)
         self.forward.run(env, slots, hook, self.graph)
         outs = [self._out(env[o], slots, given) for o in self.graph.outputs[:self.n_fwd]]
-        return outs, Saved({j: env[j] for j in self.saved}, slots)
+        return outs, Saved({j: env[j] for j in self.saved}, slots, self)
 
     @staticmethod
     def _out(value, slots, given):

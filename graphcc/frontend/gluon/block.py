@@ -382,9 +382,11 @@ class HybridBlock(Block):
             raise GraphccError(f"hybridize() got unexpected keyword argument(s) "
                                f"{', '.join(repr(k) for k in kwargs)}; accepted: active, backend, "
                                "static_alloc, static_shape, passes, recompute, check")
-        if backend not in (None, "interp", "cpu", "cuda", "null"):
-            raise GraphccError(f"hybridize(): unknown backend {backend!r} "
-                               "('interp', 'cpu' or 'cuda')")
+        if backend is not None:
+            from ...codegen import BACKENDS
+            if backend not in BACKENDS:
+                raise GraphccError(f"hybridize(): unknown backend {backend!r} "
+                                   f"({', '.join(repr(b) for b in BACKENDS)})")
         self._active = bool(active)
         self._flags = dict(backend=backend, static_alloc=static_alloc,
                            static_shape=static_shape, passes=passes, recompute=recompute,

@@ -1,0 +1,463 @@
+"""The CPU backend: every kernel of the optimised graph becomes generated code or a BLAS call
+that writes straight into its planned slot.
+
+Lowering turns a phase (a range of nodes) into *steps*, one per kernel of ``Graph.kernels``
+or per node outside a kernel:
+- ``GenStep``: an elementwise/broadcast group (or single node) rendered by ``render.py`` and
+  compiled by Numba; it writes its outputs into their arena slots.
+- ``OpaqueStep``: an opaque op (matrix product, convolution...) and its elementwise epilogue.
+  Matrix products (``FullyConnected``, 2-d ``dot``, ``batch_dot``) go to BLAS
+  (``np.matmul(..., out=slot)``); other opaque ops run their reference implementation into
+  the same buffer. The epilogue (a bias, an activation, a residual add...) is one generated
+  kernel that reads that buffer; when the product itself is not needed later, it is written
+  into the epilogue's output slot and the epilogue runs in place over it.
+- ``RefStep``: anything without generated code yet (reductions, index ops, random ops) runs
+  its reference implementation and is copied into its slot; the profile counts these as
+  fallbacks.
+Values internal to a kernel never exist as arrays. A value must exist when a node outside its
+step reads it, or it is kept for a later phase (saved for the backward, an output).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..errors import CodegenError, GraphccError
+from ..ir.graph import Node
+from . import render
+from .cache import CACHE
+
+BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
+
+
+class _Ctx:
+    """What lowering needs to know about a phase."""
+
+    def __init__(self, g, start, stop, keep, plan):
+        self.g, self.plan, self.keep = g, plan, keep
+        self.readers: dict[int, list[int]] = {}
+        for i in range(start, len(g.nodes)):
+            for j in g.nodes[i].inputs:
+                self.readers.setdefault(j, []).append(i)
+        self.outputs = set(g.outputs)
+
+    def needed(self, unit) -> list[int]:
+        """Members of ``unit`` that must exist as arrays after it runs."""
+        us = set(unit)
+        return [m for m in unit
+                if m in self.keep or m in self.outputs or
+                any(r not in us for r in self.readers.get(m, ()))]
+
+    def slotted(self, v) -> bool:
+        plan = self.plan
+        if plan is None or v not in plan.storage_of:
+            return False
+        n = self.g.nodes[v]
+        if ops.get(n.op).kind == "view" and n.inputs and \
+                plan.storage_of.get(n.inputs[0]) == plan.storage_of[v]:
+            return False          # a view of its input's slot: nothing to write
+        return True
+
+    def storage(self, v):
+        plan = self.plan
+        if plan is None:
+            return None
+        return plan.storage_of.get(v)
+
+
+# ---------------------------------------------------------------- steps
+
+
+class Step:
+    kind = "fallback"
+    outs: tuple = ()
+    members: tuple = ()
+    frees: tuple = ()
+
+    def describe(self, g) -> str:
+        ops_ = " ".join(f"%{m} {g.nodes[m].op}" for m in self.members)
+        return f"{self.kind}: {ops_}"
+
+
+class ConstStep(Step):
+    kind = "const"
+
+    def __init__(self, i, value):
+        self.i, self.value = i, value
+        self.members = self.outs = (i,)
+
+    def run(self, env, slots):
+        env[self.i] = self.value
+
+
+class RefStep(Step):
+    """Reference implementations, member by member; needed values copied into their slots
+    once the whole group has run (an output may take over an input a later member reads)."""
+
+    def __init__(self, ctx, unit, needed):
+        g = ctx.g
+        self.members = tuple(unit)
+        self.outs = tuple(needed)
+        self.calls = []
+        for m in unit:
+            n = g.nodes[m]
+            self.calls.append((m, ops.get(n.op).impl, n.attrs_dict, n.inputs, n.shape, n.dtype))
+        self.slotted = tuple(v for v in needed if ctx.slotted(v))
+        self.drop = tuple(m for m in unit if m not in set(needed))
+        views = all(ops.get(g.nodes[m].op).kind == "view" for m in unit)
+        self.kind = "view" if views else "fallback"
+
+    def run(self, env, slots):
+        for m, impl, attrs, inputs, shape, dtype in self.calls:
+            r = impl(*[env[j] for j in inputs], **attrs)
+            if not isinstance(r, np.ndarray):
+                r = np.asarray(r)
+            if r.dtype.name != dtype:
+                r = r.astype(dtype)
+            if r.shape != shape:
+                raise GraphccError(f"node %{m}: implementation returned shape {r.shape}, "
+                                   f"expected {shape}")
+            env[m] = r
+        if slots is not None:
+            for v in self.slotted:
+                dst = slots[v]
+                np.copyto(dst, env[v])
+                env[v] = dst
+        for m in self.drop:
+            env.pop(m, None)
+
+
+class _Kernel:
+    """A generated loop kernel and how to call it: inputs reshaped to the collapsed domain,
+    outputs written into given buffers."""
+
+    def __init__(self, ctx, members, inputs, outputs, domain, nodes, what):
+        in_shapes = [nodes[j].shape for j in inputs]
+        self.domain, cshapes = render.collapse(domain, in_shapes)
+        rank = len(domain)
+        full = [render.padded(s, rank) for s in in_shapes]
+        # collapse() works on the padded shapes; the kernel indexes with the collapsed ones
+        self.in_shapes = tuple(cshapes)
+        r = render.render_elementwise(members, inputs, outputs, self.domain, cshapes, nodes)
+        self.source = r.source
+        self.fn = CACHE.get(r.source, r.name)
+        self.what = what
+        self.ready = False
+        del full
+
+    def __call__(self, args):
+        if self.ready:
+            return self.fn(*args)
+        try:
+            out = self.fn(*args)
+        except Exception as e:      # noqa: BLE001 - becomes a CodegenError below
+            import numba.core.errors as nerr
+            if not isinstance(e, nerr.NumbaError):
+                # a cache entry that did not load: compile afresh once
+                CACHE.purge(self.source)
+                self.fn = CACHE.get(self.source)
+                try:
+                    out = self.fn(*args)
+                except Exception as e2:   # noqa: BLE001
+                    raise self._error(e2) from None
+            else:
+                raise self._error(e) from None
+        self.ready = True
+        return out
+
+    def _error(self, e):
+        path = CACHE.path_of(self.source)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return CodegenError(f"generated kernel for {self.what} failed: {first}\n"
+                            f"  source: {path or '(compiled in memory)'}\n{self.source}")
+
+
+def _what(g, members) -> str:
+    parts = []
+    for m in members:
+        n = g.nodes[m]
+        parts.append(f"%{m} {n.op}" + (f" ({n.loc})" if n.loc else ""))
+    return ", ".join(parts)
+
+
+def _dest(ctx, v, slots):
+    if slots is not None and ctx.slotted(v):
+        return slots[v]
+    n = ctx.g.nodes[v]
+    return np.empty(n.shape, n.dtype)
+
+
+class GenStep(Step):
+    kind = "generated"
+
+    def __init__(self, ctx, unit, needed):
+        g = ctx.g
+        self.members = tuple(unit)
+        self.outs = tuple(needed)
+        us = set(unit)
+        inputs = []
+        for m in unit:
+            for j in g.nodes[m].inputs:
+                if j not in us and j not in inputs:
+                    inputs.append(j)
+        render.check_dtypes(unit, inputs, g.nodes)
+        domain = g.nodes[needed[0]].shape
+        self.inputs = tuple(inputs)
+        self.kernel = _Kernel(ctx, unit, inputs, needed, domain, g.nodes, _what(g, unit))
+        # an output may share its slot with an input (in place) only when both are indexed
+        # alike; otherwise it goes through a temporary
+        self.direct = tuple(_direct(ctx, v, inputs, domain) for v in needed)
+        self.slotted = tuple(ctx.slotted(v) for v in needed)
+
+    def run(self, env, slots):
+        k = self.kernel
+        args = [env[j].reshape(s) for j, s in zip(self.inputs, k.in_shapes)]
+        dests = []
+        for v, direct, slotted in zip(self.outs, self.direct, self.slotted):
+            n = None
+            if slotted and slots is not None and direct:
+                d = slots[v]
+            else:
+                n = self._shape_dtype(v)
+                d = np.empty(n[0], n[1])
+            dests.append(d)
+            args.append(d.reshape(k.domain))
+        k(args)
+        for v, d, slotted in zip(self.outs, dests, self.slotted):
+            if slotted and slots is not None and d is not slots[v]:
+                np.copyto(slots[v], d)
+                d = slots[v]
+            env[v] = d
+
+    def _shape_dtype(self, v):
+        return self._types[v]
+
+    def bind_types(self, g):
+        self._types = {v: (g.nodes[v].shape, g.nodes[v].dtype) for v in self.outs}
+
+
+def _direct(ctx, v, inputs, domain) -> bool:
+    sid = ctx.storage(v)
+    if sid is None:
+        return True
+    node = ctx.g.nodes[v]
+    for j in inputs:
+        if ctx.storage(j) == sid:
+            jn = ctx.g.nodes[j]
+            if render.padded(jn.shape, len(domain)) != tuple(domain) or \
+                    np.dtype(jn.dtype).itemsize != np.dtype(node.dtype).itemsize:
+                return False
+    return True
+
+
+class OpaqueStep(Step):
+    """An opaque op (BLAS or its reference implementation) into a buffer, then its generated
+    epilogue."""
+
+    def __init__(self, ctx, unit, needed, anchor):
+        g = ctx.g
+        self.g = g
+        self.members = tuple(unit)
+        self.outs = tuple(needed)
+        self.anchor = anchor
+        a = g.nodes[anchor]
+        self.a_inputs = a.inputs
+        self.blas = _blas_call(a)
+        self.kind = "blas" if self.blas is not None else "fallback"
+        self.impl, self.attrs = ops.get(a.op).impl, a.attrs_dict
+        self.a_shape, self.a_dtype = a.shape, a.dtype
+        epilogue = [m for m in unit if m != anchor]
+        bias = None
+        if a.op == "FullyConnected" and not a.attr("no_bias") and self.blas is not None:
+            bias = a.inputs[2]
+        self.a_slot = anchor in needed and ctx.slotted(anchor)
+        if not epilogue and bias is None:
+            self.epi = None
+            return
+        # the epilogue reads the product buffer as pseudo-value "mm"; a bias makes the
+        # anchor's value mm + bias
+        nodes = {i: g.nodes[i] for i in range(len(g.nodes))}
+        nodes["mm"] = Node("input", (), a.shape, a.dtype)
+        us = set(epilogue)
+        members = list(epilogue)
+        if bias is not None:
+            bn = g.nodes[bias]
+            nodes[anchor] = Node("add", ("mm", bias), a.shape, a.dtype)
+            nodes["bias"] = bn
+            members = [anchor] + members
+        inputs = ["mm"]
+        for m in members:
+            for j in nodes[m].inputs:
+                if j not in us and j != "mm" and j not in inputs and \
+                        (j != anchor or bias is None):
+                    inputs.append(j)
+        if bias is None:
+            inputs = [("mm" if j == anchor else j) for j in inputs]
+            inputs = list(dict.fromkeys(inputs))
+            # epilogue members read the anchor under the pseudo name
+            for m in members:
+                n = nodes[m]
+                if anchor in n.inputs:
+                    nodes[m] = Node(n.op, tuple("mm" if j == anchor else j for j in n.inputs),
+                                    n.shape, n.dtype, n.attrs, n.loc)
+        outs = [v for v in needed if v != anchor or bias is not None]
+        self.epi_outs = tuple(outs)
+        render.check_dtypes([m for m in members], [j for j in inputs if j != "mm"], g.nodes)
+        if a.dtype not in render.GEN_DTYPES:
+            raise render.NotRenderable(a.dtype)
+        self.epi_inputs = tuple(inputs)
+        self.epi = _Kernel(ctx, members, inputs, outs, a.shape, nodes, _what(g, unit))
+        # where the product goes: the anchor's slot when it is needed, else an epilogue
+        # output of its shape whose slot no other input of the step shares
+        ext = set(j for j in inputs if j != "mm") | set(a.inputs)
+        self.into = None
+        if anchor not in needed:
+            for v in outs:
+                n = g.nodes[v]
+                sid = ctx.storage(v)
+                if n.shape == a.shape and n.dtype == a.dtype and ctx.slotted(v) and \
+                        all(ctx.storage(j) != sid for j in ext):
+                    self.into = v
+                    break
+        self.direct = tuple(_direct(ctx, v, [j for j in inputs if j != "mm"], a.shape)
+                            for v in outs)
+        self.slotted = tuple(ctx.slotted(v) for v in outs)
+
+    def run(self, env, slots):
+        if self.a_slot and slots is not None:
+            buf = slots[self.anchor]
+        elif self.epi is not None and self.into is not None and slots is not None:
+            buf = slots[self.into]
+        else:
+            buf = np.empty(self.a_shape, self.a_dtype)
+        args = [env[j] for j in self.a_inputs]
+        if self.blas is not None:
+            self.blas(buf, *args)
+        else:
+            r = self.impl(*args, **self.attrs)
+            np.copyto(buf, r, casting="unsafe")
+        if self.epi is None:
+            env[self.anchor] = buf
+            return
+        k = self.epi
+        kargs = [buf.reshape(k.in_shapes[0])]
+        kargs += [env[j].reshape(s) for j, s in zip(self.epi_inputs[1:], k.in_shapes[1:])]
+        dests = []
+        for v, direct, slotted in zip(self.epi_outs, self.direct, self.slotted):
+            if slotted and slots is not None and direct:
+                d = slots[v]
+            elif v == self.anchor and self.a_slot and slots is not None:
+                d = slots[v]
+            else:
+                n = self.g.nodes[v]
+                d = np.empty(n.shape, n.dtype)
+            dests.append(d)
+            kargs.append(d.reshape(k.domain))
+        k(kargs)
+        for v, d, slotted in zip(self.epi_outs, dests, self.slotted):
+            if slotted and slots is not None and d is not slots[v]:
+                np.copyto(slots[v], d)
+                d = slots[v]
+            env[v] = d
+        if self.anchor in self.outs and self.anchor not in self.epi_outs:
+            env[self.anchor] = buf
+
+
+def _blas_call(a: Node):
+    """A function writing the matrix product of node ``a`` into a buffer, or None."""
+    if a.dtype not in ("float32", "float64"):
+        return None
+    if a.op == "FullyConnected":
+        flatten = a.attr("flatten")
+        h = a.attr("num_hidden")
+
+        def fc(out, x, w, b=None):
+            rows = x.shape[0] if flatten else x.size // x.shape[-1]
+            np.matmul(x.reshape(rows, -1), w.T, out=out.reshape(rows, h))
+        return fc
+    if a.op == "dot" and len(a.shape) == 2:
+        ta, tb = a.attr("transpose_a"), a.attr("transpose_b")
+
+        def dot(out, x, y):
+            if x.ndim != 2 or y.ndim != 2:
+                out[...] = ops.get("dot").impl(x, y, transpose_a=ta, transpose_b=tb)
+                return
+            np.matmul(x.T if ta else x, y.T if tb else y, out=out)
+        return dot
+    if a.op == "batch_dot":
+        ta, tb = a.attr("transpose_a"), a.attr("transpose_b")
+
+        def bdot(out, x, y):
+            np.matmul(np.swapaxes(x, -1, -2) if ta else x, np.swapaxes(y, -1, -2) if tb else y,
+                      out=out)
+        return bdot
+    return None
+
+
+# ---------------------------------------------------------------- lowering
+
+
+class CpuPhase:
+    """Nodes [start, stop) of a graph lowered to steps."""
+
+    def __init__(self, g, start, stop, keep, plan):
+        ctx = _Ctx(g, start, stop, keep, plan)
+        self.g = g
+        self.steps: list[Step] = []
+        kernel_at = {ks[0]: ks for ks in g.kernels}
+        i = start
+        while i < stop:
+            unit = kernel_at.get(i, (i,))
+            i = unit[-1] + 1
+            if g.nodes[unit[0]].op == "input":
+                continue
+            self.steps.append(_lower(ctx, unit))
+        # drop values no later step of this phase reads (unless kept)
+        last: dict[int, int] = {}
+        for k, st in enumerate(self.steps):
+            for m in st.members:
+                for j in g.nodes[m].inputs:
+                    last[j] = k
+        for k, st in enumerate(self.steps):
+            st.frees = tuple(j for j, lk in last.items() if lk == k and j not in keep)
+
+    def run(self, env, slots, hook=None, g=None):
+        with np.errstate(all="ignore"):
+            for st in self.steps:
+                st.run(env, slots)
+                if hook is not None:
+                    for v in st.outs:
+                        hook(v, self.g.nodes[v], env[v])
+                for j in st.frees:
+                    env.pop(j, None)
+        return env
+
+
+def _lower(ctx, unit) -> Step:
+    g = ctx.g
+    n0 = g.nodes[unit[0]]
+    if len(unit) == 1 and n0.op == "const":
+        return ConstStep(unit[0], g.consts[n0.attr("name")])
+    needed = ctx.needed(unit)
+    rows = [ops.get(g.nodes[m].op) for m in unit]
+    try:
+        if not needed:
+            raise render.NotRenderable("nothing to write")
+        if all(r.kind in ("elementwise", "broadcast") and not r.random for r in rows):
+            st = GenStep(ctx, unit, needed)
+            st.bind_types(g)
+            return st
+        opaque = [m for m, r in zip(unit, rows) if r.kind == "opaque"]
+        if len(opaque) == 1 and all(r.kind in ("elementwise", "broadcast", "opaque")
+                                    and not r.random for r in rows):
+            return OpaqueStep(ctx, unit, needed, opaque[0])
+    except render.NotRenderable:
+        pass
+    return RefStep(ctx, unit, needed)
+
+
+class CpuBackend:
+    name = "cpu"
+
+    def lower(self, g, start, stop, keep, plan):
+        return CpuPhase(g, start, stop, keep, plan)
