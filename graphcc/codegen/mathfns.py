@@ -25,8 +25,8 @@ def pymod(a, b):
     """NumPy's ``mod`` (the sign of the divisor), and 0 where the divisor is 0 (as the op row's
     reference implementation defines it)."""
     if b == 0:
-        return a * 0
-    r = a - np.floor(a / b) * b
+        return b * 0
+    r = np.fmod(a, b)
     if r != 0 and (r < 0) != (b < 0):
         r += b
     return r
@@ -62,7 +62,7 @@ def np_minimum(a, b):
 def np_relu(a):
     """``np.maximum(x, 0)`` for one operand: NaN stays NaN; branch-free so the loop around it
     vectorises."""
-    return a if not a < 0 else a * 0
+    return a if not a < 0 else 0.0
 
 
 @njit(**_OPTS)
