@@ -81,6 +81,11 @@ class KernelCache:
                 self.stats["modules"] += 1
             return getattr(mod, name)
 
+    def count(self, what: str, seconds: float):
+        with self._lock:
+            self.stats[what] += 1
+            self.stats["seconds"] += seconds
+
     def purge(self, source: str):
         """Forget a kernel whose on-disk Numba entry failed to load: delete its files so
         the next ``get`` compiles it afresh."""

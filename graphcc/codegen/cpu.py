@@ -19,9 +19,12 @@ step reads it, or it is kept for a later phase (saved for the backward, an outpu
 """
 from __future__ import annotations
 
+import sys
+import time
+
 import numpy as np
 
-from .. import ops
+from .. import flags, ops
 from ..errors import CodegenError, GraphccError
 from ..ir.graph import Node
 from . import render
@@ -148,6 +151,8 @@ class _Kernel:
     def __call__(self, args):
         if self.ready:
             return self.fn(*args)
+        t0 = time.perf_counter()
+        seen = _cache_counts(self.fn)
         try:
             out = self.fn(*args)
         except Exception as e:      # noqa: BLE001 - becomes a CodegenError below
@@ -163,6 +168,11 @@ class _Kernel:
             else:
                 raise self._error(e) from None
         self.ready = True
+        hits, misses = _cache_counts(self.fn)
+        if misses > seen[1]:
+            CACHE.count("compiled", time.perf_counter() - t0)
+        elif hits > seen[0]:
+            CACHE.count("loaded", time.perf_counter() - t0)
         return out
 
     def _error(self, e):
@@ -170,6 +180,14 @@ class _Kernel:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return CodegenError(f"generated kernel for {self.what} failed: {first}\n"
                             f"  source: {path or '(compiled in memory)'}\n{self.source}")
+
+
+def _cache_counts(fn):
+    """(loaded from Numba's cache, compiled) signatures of a dispatcher so far."""
+    st = getattr(fn, "stats", None)
+    if st is None:
+        return 0, 0
+    return sum(st.cache_hits.values()), sum(st.cache_misses.values())
 
 
 def _what(g, members) -> str:
@@ -420,8 +438,30 @@ class CpuPhase:
                     last[j] = k
         for k, st in enumerate(self.steps):
             st.frees = tuple(j for j, lk in last.items() if lk == k and j not in keep)
+        self._ran = False
+        self.where = "forward" if start == 0 else "backward"
+
+    def _first_run(self, env, slots, hook):
+        """The first run compiles (or loads) every kernel it calls: timed apart, and told
+        with GRAPHCC_DEBUG >= 1."""
+        before = dict(CACHE.stats)
+        t0 = time.perf_counter()
+        self._ran = True
+        try:
+            return self.run(env, slots, hook)
+        finally:
+            if flags.DEBUG >= 1:
+                d = {k: CACHE.stats[k] - before.get(k, 0) for k in CACHE.stats}
+                gen = sum(1 for s in self.steps if s.kind in ("generated", "blas"))
+                fb = [s for s in self.steps if s.kind == "fallback"]
+                print(f"graphcc: cpu {self.where}: {len(self.steps)} steps ({gen} generated or "
+                      f"BLAS, {len(fb)} reference fallbacks); kernels {d['compiled']} "
+                      f"compiled, {d['loaded']} loaded from the cache in {d['seconds']:.2f} s; "
+                      f"first run {time.perf_counter() - t0:.2f} s", file=sys.stderr)
 
     def run(self, env, slots, hook=None, g=None):
+        if not self._ran:
+            return self._first_run(env, slots, hook)
         with np.errstate(all="ignore"):
             for st in self.steps:
                 st.run(env, slots)
