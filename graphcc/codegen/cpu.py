@@ -29,6 +29,7 @@ from ..errors import CodegenError, GraphccError
 from ..ir.graph import Node
 from . import render
 from .cache import CACHE
+from .rows import RowKernel
 
 BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
 
@@ -131,22 +132,14 @@ class RefStep(Step):
 
 
 class _Kernel:
-    """A generated loop kernel and how to call it: inputs reshaped to the collapsed domain,
-    outputs written into given buffers."""
+    """A compiled generated kernel: its source, the Numba dispatcher (compiled on its first
+    call), and what it computes (for errors)."""
 
-    def __init__(self, ctx, members, inputs, outputs, domain, nodes, what):
-        in_shapes = [nodes[j].shape for j in inputs]
-        self.domain, cshapes = render.collapse(domain, in_shapes)
-        rank = len(domain)
-        full = [render.padded(s, rank) for s in in_shapes]
-        # collapse() works on the padded shapes; the kernel indexes with the collapsed ones
-        self.in_shapes = tuple(cshapes)
-        r = render.render_elementwise(members, inputs, outputs, self.domain, cshapes, nodes)
-        self.source = r.source
-        self.fn = CACHE.get(r.source, r.name)
+    def __init__(self, source, what):
+        self.source = source
+        self.fn = CACHE.get(source)
         self.what = what
         self.ready = False
-        del full
 
     def __call__(self, args):
         if self.ready:
@@ -182,6 +175,16 @@ class _Kernel:
                             f"  source: {path or '(compiled in memory)'}\n{self.source}")
 
 
+def _ew_kernel(members, inputs, outputs, domain, nodes, what):
+    """An elementwise kernel over the collapsed ``domain``; ``in_shapes`` are the shapes its
+    inputs are reshaped to."""
+    cdomain, cshapes = render.collapse(domain, [nodes[j].shape for j in inputs])
+    r = render.render_elementwise(members, inputs, outputs, cdomain, cshapes, nodes)
+    k = _Kernel(r.source, what)
+    k.domain, k.in_shapes = cdomain, tuple(cshapes)
+    return k
+
+
 def _cache_counts(fn):
     """(loaded from Numba's cache, compiled) signatures of a dispatcher so far."""
     st = getattr(fn, "stats", None)
@@ -196,13 +199,6 @@ def _what(g, members) -> str:
         n = g.nodes[m]
         parts.append(f"%{m} {n.op}" + (f" ({n.loc})" if n.loc else ""))
     return ", ".join(parts)
-
-
-def _dest(ctx, v, slots):
-    if slots is not None and ctx.slotted(v):
-        return slots[v]
-    n = ctx.g.nodes[v]
-    return np.empty(n.shape, n.dtype)
 
 
 class GenStep(Step):
@@ -221,7 +217,7 @@ class GenStep(Step):
         render.check_dtypes(unit, inputs, g.nodes)
         domain = g.nodes[needed[0]].shape
         self.inputs = tuple(inputs)
-        self.kernel = _Kernel(ctx, unit, inputs, needed, domain, g.nodes, _what(g, unit))
+        self.kernel = _ew_kernel(unit, inputs, needed, domain, g.nodes, _what(g, unit))
         # an output may share its slot with an input (in place) only when both are indexed
         # alike; otherwise it goes through a temporary
         self.direct = tuple(_direct(ctx, v, inputs, domain) for v in needed)
@@ -324,7 +320,7 @@ class OpaqueStep(Step):
         if a.dtype not in render.GEN_DTYPES:
             raise render.NotRenderable(a.dtype)
         self.epi_inputs = tuple(inputs)
-        self.epi = _Kernel(ctx, members, inputs, outs, a.shape, nodes, _what(g, unit))
+        self.epi = _ew_kernel(members, inputs, outs, a.shape, nodes, _what(g, unit))
         # where the product goes: the anchor's slot when it is needed, else an epilogue
         # output of its shape whose slot no other input of the step shares
         ext = set(j for j in inputs if j != "mm") | set(a.inputs)
@@ -379,6 +375,43 @@ class OpaqueStep(Step):
             env[v] = d
         if self.anchor in self.outs and self.anchor not in self.epi_outs:
             env[self.anchor] = buf
+
+
+class RowStep(Step):
+    """A reduction group (reductions, row-wise ops and their elementwise neighbours) as one
+    generated kernel over rows (``rows.py``)."""
+    kind = "generated"
+
+    def __init__(self, ctx, unit, needed):
+        g = ctx.g
+        self.members = tuple(unit)
+        self.outs = tuple(needed)
+        rk = RowKernel(unit, needed, g.nodes)
+        self.kernel = _Kernel(rk.source, _what(g, unit))
+        self.R, self.C = rk.R, rk.C
+        self.loads = tuple(zip(rk.load_values, rk.load_shapes))
+        self.out_shapes = tuple(rk.out_shape(v) for v in needed)
+        ins = [j for j in rk.load_values]
+        self.direct = tuple(_direct(ctx, v, ins, rk.S) for v in needed)
+        self.slotted = tuple(ctx.slotted(v) for v in needed)
+        self.types = tuple((g.nodes[v].shape, g.nodes[v].dtype) for v in needed)
+
+    def run(self, env, slots):
+        args = [self.R, self.C] + [env[j].reshape(s) for j, s in self.loads]
+        dests = []
+        for v, direct, slotted, shp, (shape, dtype) in zip(self.outs, self.direct,
+                                                            self.slotted, self.out_shapes,
+                                                            self.types):
+            d = slots[v] if slotted and direct and slots is not None else \
+                np.empty(shape, dtype)
+            dests.append(d)
+            args.append(d.reshape(shp))
+        self.kernel(args)
+        for v, d, slotted in zip(self.outs, dests, self.slotted):
+            if slotted and slots is not None and d is not slots[v]:
+                np.copyto(slots[v], d)
+                d = slots[v]
+            env[v] = d
 
 
 def _blas_call(a: Node):
@@ -487,6 +520,10 @@ def _lower(ctx, unit) -> Step:
             st = GenStep(ctx, unit, needed)
             st.bind_types(g)
             return st
+        if any(r.kind == "reduction" for r in rows) and all(
+                r.kind in ("elementwise", "broadcast", "reduction") and not r.random
+                for r in rows):
+            return RowStep(ctx, unit, needed)
         opaque = [m for m, r in zip(unit, rows) if r.kind == "opaque"]
         if len(opaque) == 1 and all(r.kind in ("elementwise", "broadcast", "opaque")
                                     and not r.random for r in rows):

@@ -81,8 +81,13 @@ def expression(node, args: list[str], compute_dtype: str) -> str:
         text = tpl.format(*[f"({a})" for a in args], **attrs)
     except (KeyError, IndexError) as e:
         raise NotRenderable(f"{node.op}: template {tpl!r} does not fit ({e})") from None
-    if compute_dtype == "float32":
-        text = _FLOAT_LIT.sub(r"np.float32(\1)", text)
+    return typed_literals(text, compute_dtype)
+
+
+def typed_literals(text: str, dtype: str) -> str:
+    """Float literals in ``text`` as constants of ``dtype`` (float32 stays float32)."""
+    if dtype == "float32":
+        return _FLOAT_LIT.sub(r"np.float32(\1)", text)
     return text
 
 

@@ -201,6 +201,11 @@ register(OpDef(
     attrs={"axis": Attr("int", -1), "eps": Attr("float", 1e-5),
            "output_mean_var": Attr("bool", False)},
     grad=_g_ln, needs=(0, 1), kind="reduction",
+    # mean, then the biased variance around it, then each element (gamma {1}, beta {2})
+    row=lambda a: None if a["output_mean_var"] else (
+        ("acc", "s", "0.0", "s + {x}"), ("let", "mu", "s / {n}"),
+        ("acc", "v", "0.0", "v + ({x} - mu) * ({x} - mu)"),
+        ("let", "r", "1.0 / math.sqrt(v / {n} + {eps})"), ("out", "({x} - mu) * r * {1} + {2}")),
     complete=_param_complete(
         "LayerNorm", lambda x, a: (x[norm_axis(a["axis"], len(x))],)),
     doc="normalise over one axis (biased variance), then gamma * . + beta along that axis"))

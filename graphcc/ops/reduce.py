@@ -97,18 +97,24 @@ def _g_nansum(c):
     return (F.multiply(_grad_back(c, c.g), ok),)
 
 
-def reduction(name, fn, grad, needs, aliases=(), empty_ok=True, doc=""):
+def reduction(name, fn, grad, needs, aliases=(), empty_ok=True, doc="", row=None):
     return register(OpDef(
         name=name, inputs=("data",), infer=_red_infer, impl=_np_red(fn, empty_ok),
         attrs=dict(_RED_ATTRS), grad=grad, needs=needs, kind="reduction", aliases=aliases,
-        doc=doc))
+        doc=doc, row=row))
 
 
-reduction("sum", np.sum, _g_sum, (), aliases=("sum_axis",))
-reduction("mean", np.mean, _g_mean, ())
-reduction("max", np.max, _g_maxmin, (0, "out"), aliases=("max_axis",), empty_ok=False)
-reduction("min", np.min, _g_maxmin, (0, "out"), aliases=("min_axis",), empty_ok=False)
-reduction("prod", np.prod, _g_prod, (0, "out"))
+# row programs: a combiner with its identity, then the result (see registry.row_of)
+reduction("sum", np.sum, _g_sum, (), aliases=("sum_axis",),
+          row=(("acc", "s", "0.0", "s + {x}"), ("out", "s")))
+reduction("mean", np.mean, _g_mean, (),
+          row=(("acc", "s", "0.0", "s + {x}"), ("out", "s / {n}")))
+reduction("max", np.max, _g_maxmin, (0, "out"), aliases=("max_axis",), empty_ok=False,
+          row=(("acc", "m", "-math.inf", "np_maximum(m, {x})"), ("out", "m")))
+reduction("min", np.min, _g_maxmin, (0, "out"), aliases=("min_axis",), empty_ok=False,
+          row=(("acc", "m", "math.inf", "np_minimum(m, {x})"), ("out", "m")))
+reduction("prod", np.prod, _g_prod, (0, "out"),
+          row=(("acc", "p", "1.0", "p * {x}"), ("out", "p")))
 reduction("nansum", np.nansum, _g_nansum, (0,))
 reduction("nanprod", np.nanprod, None, ())
 
@@ -245,13 +251,29 @@ def _g_log_softmax(c):  # dx = (g - exp(y) sum(g)) / T
     return (d,)
 
 
+def _sm_row(kind):
+    """Row programs of softmax / log_softmax / softmin: the row's maximum, the sum of
+    exponentials shifted by it, then each element."""
+    def row(attrs):
+        if attrs.get("dtype") is not None or attrs.get("use_length"):
+            return None
+        t = attrs.get("temperature") or 1.0
+        z = f"({'-' if kind == 'softmin' else ''}{{x}} / {t!r})"
+        out = f"{z} - m - math.log(s)" if kind == "log" else f"math.exp({z} - m) / s"
+        return (("acc", "m", "-math.inf", f"np_maximum(m, {z})"),
+                ("acc", "s", "0.0", f"s + math.exp({z} - m)"), ("out", out))
+    return row
+
+
 register(OpDef(name="softmax", inputs=("data",), infer=_sm_infer, impl=_softmax_np,
+               row=_sm_row("softmax"),
                attrs=dict(_SM_ATTRS), grad=_g_softmax, needs=("out",), kind="reduction",
                inplace=(0,), doc="exp(x/T) normalised along axis"))
 register(OpDef(name="log_softmax", inputs=("data",), infer=_sm_infer, impl=_log_softmax_np,
+               row=_sm_row("log"),
                attrs=dict(_SM_ATTRS), grad=_g_log_softmax, needs=("out",), kind="reduction",
                inplace=(0,), doc="log of softmax, computed stably"))
-register(OpDef(name="softmin", inputs=("data",), infer=_sm_infer,
+register(OpDef(name="softmin", inputs=("data",), infer=_sm_infer, row=_sm_row("softmin"),
                impl=lambda x, **a: _softmax_np(-x, **a),
                attrs=dict(_SM_ATTRS),
                grad=lambda c: (c.F.negative(_g_softmax(c)[0]),), needs=("out",),

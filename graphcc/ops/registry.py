@@ -179,6 +179,8 @@ class OpDef:
     inplace: tuple[int, ...] = ()         # inputs whose buffer the output may take over
     expr: object = None                   # scalar template for elementwise codegen: "{0} + {1}",
     #                                       or attrs -> template (None: not fusible)
+    row: object = None                    # reductions and row-wise ops, for codegen: the steps of
+    #                                       one row (see ``row_of``), or attrs -> steps
     aliases: tuple[str, ...] = ()
     random: bool = False                  # draws from the RNG: never folded or merged
     nondiff: tuple[int, ...] = ()         # inputs that get no gradient (indices, labels)
@@ -238,6 +240,20 @@ def expr_of(op: "OpDef", attrs) -> str | None:
     """The op's scalar expression template for these attributes (None: no template)."""
     e = op.expr
     return e(dict(attrs)) if callable(e) else e
+
+
+def row_of(op: "OpDef", attrs):
+    """The op's row program for these attributes (None: no generated code).
+
+    A row program is a tuple of steps over one row of the reduced axes, in order:
+    ``("acc", name, identity, update)`` combines every element of the row into ``name``
+    (``update`` reads ``{x}``, the element of input 0, and the names defined before);
+    ``("let", name, expr)`` defines a per-row value; ``("out", expr)`` is the result: per row
+    for a reduction, per element (reading ``{x}``, ``{1}``, ``{2}``...) for a row-wise op
+    such as softmax whose output has the input's shape. ``{n}`` is the row's length and
+    ``{attr}`` an attribute's value."""
+    r = op.row
+    return r(dict(attrs)) if callable(r) else r
 
 
 # ---------------------------------------------------------------- attributes and inference
