@@ -214,3 +214,72 @@ def test_a_numba_failure_is_a_codegen_error_naming_the_kernel():
         assert "source:" in msg
     finally:
         object.__setattr__(row, "expr", old)
+
+
+ROW_OPS = [("sum", {}), ("mean", {}), ("max", {}), ("min", {}), ("prod", {}),
+           ("softmax", {}), ("log_softmax", {}), ("softmin", {}),
+           ("softmax", {"temperature": 2.0}), ("LayerNorm", {"eps": 1e-3})]
+
+
+@st.composite
+def row_groups(draw):
+    """A reduction or row-wise op over trailing axes with elementwise ops before and after."""
+    name, attrs = draw(st.sampled_from(ROW_OPS))
+    dtype = draw(st.sampled_from(["float32", "float64"]))
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3))) + \
+        (draw(st.integers(2, 7)),)
+    b = GraphBuilder(loc="rows.py:1")
+    x = b.input("x", TensorType(shape, dtype))
+    y = b.input("y", TensorType(shape[-1:], dtype))
+    v = x
+    for _ in range(draw(st.integers(0, 2))):        # prologue at the input's shape
+        v = b.emit(draw(st.sampled_from(["tanh", "negative", "square"])), [v])
+    if draw(st.booleans()):
+        v = b.emit("add", [v, y])
+    if draw(st.booleans()):                         # a per-row input read per element
+        z = b.input("z", TensorType(shape[:-1] + (1,), dtype))
+        v = b.emit("multiply", [v, z])
+    if name == "LayerNorm":
+        gamma = b.input("gamma", TensorType(shape[-1:], dtype), "param")
+        beta = b.input("beta", TensorType(shape[-1:], dtype), "param")
+        r = b.emit(name, [v, gamma, beta], attrs)
+    elif name in ("softmax", "log_softmax", "softmin"):
+        r = b.emit(name, [v], attrs)
+    else:
+        nax = draw(st.integers(1, len(shape)))
+        axes = tuple(range(len(shape) - nax, len(shape)))
+        r = b.emit(name, [v], {"axis": axes, "keepdims": draw(st.booleans())})
+    outs = [r]
+    if draw(st.booleans()):                         # epilogue
+        e = b.emit(draw(st.sampled_from(["exp", "relu", "sigmoid"])), [r])
+        outs = [e] if draw(st.booleans()) else [e, r]
+    g = b.build(outs)
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    xs = [rng.uniform(-1.5, 1.5, g.nodes[i].shape).astype(dtype) for i in g.input_ids]
+    return g, xs
+
+
+@settings(max_examples=40)
+@given(case=row_groups())
+def test_random_row_groups_match_the_interpreter(case):
+    g, xs = case
+    exe = graphcc.compile(g, backend="cpu")
+    steps = exe.program.forward.steps
+    red = [s for s in steps if any(exe.graph.nodes[m].op in dict(ROW_OPS) for m in s.members)]
+    assert red and all(s.kind == "generated" for s in red), [s.kind for s in steps]
+    want = interpret(g, xs)
+    tol = 2e-5 if xs[0].dtype == np.float32 else 1e-12
+    for got, w in zip(exe(*xs), want):
+        np.testing.assert_allclose(got.asnumpy(), w, rtol=tol, atol=tol)
+
+
+def test_softmax_of_infinities_and_nan_rows():
+    b = GraphBuilder()
+    x = b.input("x", TensorType((4, 3), "float32"))
+    g = b.build([b.emit("softmax", [x]), b.emit("max", [x], {"axis": (1,)})])
+    exe = graphcc.compile(g, backend="cpu")
+    assert all(s.kind == "generated" for s in exe.program.forward.steps)
+    x = np.array([[1, 2, 3], [np.inf, 0, 1], [-np.inf, -np.inf, 0], [np.nan, 1, 2]],
+                 np.float32)
+    for got, want in zip(exe(x), interpret(g, [x])):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, equal_nan=True)

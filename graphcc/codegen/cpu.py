@@ -389,7 +389,8 @@ class RowStep(Step):
         rk = RowKernel(unit, needed, g.nodes)
         self.kernel = _Kernel(rk.source, _what(g, unit))
         self.R, self.C = rk.R, rk.C
-        self.loads = tuple(zip(rk.load_values, rk.load_shapes))
+        self.loads = tuple((j, s, rk.expand.get(p)) for p, (j, s) in
+                           enumerate(zip(rk.load_values, rk.load_shapes)))
         self.out_shapes = tuple(rk.out_shape(v) for v in needed)
         ins = [j for j in rk.load_values]
         self.direct = tuple(_direct(ctx, v, ins, rk.S) for v in needed)
@@ -397,7 +398,10 @@ class RowStep(Step):
         self.types = tuple((g.nodes[v].shape, g.nodes[v].dtype) for v in needed)
 
     def run(self, env, slots):
-        args = [self.R, self.C] + [env[j].reshape(s) for j, s in self.loads]
+        args = [self.R, self.C]
+        for j, s, expand in self.loads:
+            a = env[j]
+            args.append((np.broadcast_to(a, expand) if expand else a).reshape(s))
         dests = []
         for v, direct, slotted, shp, (shape, dtype) in zip(self.outs, self.direct,
                                                             self.slotted, self.out_shapes,

@@ -78,6 +78,7 @@ class RowKernel:
         self.loads = {}          # (value, "elem"/"row") -> param index
         self.load_shapes = []    # shape each load's array is reshaped to
         self.load_values = []
+        self.expand = {}         # param index -> shape to broadcast that input to first
         self.specs = {}
         for m in reds:
             n = nodes[m]
@@ -107,7 +108,10 @@ class RowKernel:
             kept_full, kept_one = p[:k] == S[:k], all(d == 1 for d in p[:k])
             red_full, red_one = p[k:] == S[k:], all(d == 1 for d in p[k:])
             if not (kept_full or kept_one) or not (red_full or red_one):
-                raise NotRenderable(f"input {shape} broadcast across part of {S}")
+                # broadcast across part of the kept or reduced axes: the kernel reads a
+                # full-size copy (np.broadcast_to + reshape copies it, per call)
+                kept_full = red_full = True
+                self.expand[len(self.load_shapes)] = S
             rs = (self.R if kept_full else 1, self.C if red_full else 1)
         else:
             size = math.prod(shape)
