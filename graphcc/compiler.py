@@ -126,8 +126,10 @@ class Executable:
 
 
 def _np(a):
-    from .frontend.ndarray import NDArray
-    return a._data if isinstance(a, NDArray) else np.asarray(a)
+    if isinstance(a, np.ndarray):
+        return a
+    data = getattr(a, "_data", None)          # an NDArray
+    return data if isinstance(data, np.ndarray) else np.asarray(a)
 
 
 def compile(graph: Graph, backend: str | None = None,  # noqa: A001

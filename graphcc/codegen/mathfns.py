@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = ["math", "np", "pymod", "round_half_away", "np_maximum", "np_minimum", "np_sign",
-           "np_clip", "np_where", "np_relu", "b2f"]
+           "np_clip", "np_where", "np_relu", "b2f", "exp64",
+           "fexp32", "ftanh32"]
 
 # no on-disk cache of their own: they are compiled into each (cached) kernel that calls them
 _OPTS = dict(error_model="numpy")
@@ -89,3 +92,64 @@ def np_where(c, a, b):
 def b2f(b):
     """A comparison's truth as a number (1 or 0), converted to the op's dtype by the caller."""
     return 1 if b else 0
+
+
+# ---------------------------------------------------------------- vectorisable exp and tanh
+# PyPI's llvmlite has no vector math library: math.exp is a scalar libm call per element and
+# stops the loop around it from vectorising. For float32 kernels the renderer uses these
+# instead: computed in float64 from a polynomial and a power of two built from bits, with no
+# call and no branch the vectoriser cannot turn into a select, then rounded to float32 (so
+# within an ulp of the correctly rounded result). float64 kernels keep libm's functions.
+
+@intrinsic
+def _bits_to_f64(typingctx, x):
+    """The float64 whose bits are the int64 ``x``."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238          # ln 2 split so that k * _LN2_HI is exact
+_LN2_LO = 1.9082149292705877e-10
+
+
+@njit(**_OPTS)
+def exp64(x):
+    """exp of a float64 to about 1e-10 relative error (enough to round float32 correctly);
+    0 below -746, inf above 710, NaN for NaN."""
+    xc = min(max(x, -746.0), 710.0)
+    k = np.floor(xc * _LOG2E + 0.5)
+    r = (xc - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+        1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r / 362880.0))))))))
+    ki = np.int64(k)
+    k1 = ki // 2
+    k2 = ki - k1
+    s1 = _bits_to_f64((k1 + 1023) << 52)
+    s2 = _bits_to_f64((k2 + 1023) << 52)
+    res = p * s1 * s2
+    return res if x == x else x
+
+
+@njit(**_OPTS)
+def fexp32(x):
+    """exp of a float32, as float32."""
+    return np.float32(exp64(np.float64(x)))
+
+
+@njit(**_OPTS)
+def ftanh32(x):
+    """tanh of a float32, as float32: 1 - 2 / (exp(2|x|) + 1) in float64 with the sign of x,
+    and x - x^3 / 3 where |x| < 1e-4 (where the first form would lose digits)."""
+    d = np.float64(x)
+    a = abs(d)
+    e = exp64(2.0 * a)
+    big = 1.0 - 2.0 / (e + 1.0)
+    big = big if d >= 0 else -big
+    small = d * (1.0 - d * d / 3.0)
+    res = small if a < 1e-4 else big
+    return np.float32(res if d == d else d)

@@ -157,7 +157,7 @@ class CachedGraphs:
             if self._params is None:
                 self._params = list(self.block.collect_params().values())
             needs += tuple(p.grad_req != "null" for p in self._params)
-        key = (_signature(fmt), tuple((a.shape, a._data.dtype.name) for a in arrays), ctx,
+        key = (_signature(fmt), tuple((a.shape, a._data.dtype) for a in arrays), ctx,
                training, recording, needs)
         entry = self.entries.get(key)
         if entry is None:
@@ -205,7 +205,9 @@ class CachedGraphs:
                 out.append(arrays[k])
                 k += 1
             elif v.param is not None:
-                out.append(v.param.data(ctx))
+                store = v.param._data          # (the common case without a lookup chain)
+                a = store.get(ctx) if store is not None else None
+                out.append(a if a is not None else v.param.data(ctx))
             elif v.value is not None:
                 out.append(v.value)
             else:

@@ -57,31 +57,56 @@ class Program:
             if self.k < len(g.nodes) else None
         # static_alloc: one arena per thread, so two threads never write each other's values
         self._static = threading.local()
-        # (value, byte range, dtype, shape) of every planned slot, worked out once
-        self._layout = [] if plan is None else [
-            (v, plan.storages[sid].offset, plan.storages[sid].offset + g.nodes[v].nbytes,
-             g.nodes[v].dtype, g.nodes[v].shape) for v, sid in plan.storage_of.items()]
+        # (value, byte range, dtype, shape) of every planned slot, worked out once. Storages
+        # holding a forward output are allocated afresh by each call instead (the plan still
+        # counts them): the caller gets them without a copy, and they never alias the arena.
+        self._layout, self._out_layout = [], []
+        if plan is not None:
+            out_sids = {plan.storage_of[o] for o in g.outputs[:self.n_fwd]
+                        if o in plan.storage_of}
+            for v, sid in plan.storage_of.items():
+                n = g.nodes[v]
+                if sid in out_sids:
+                    self._out_layout.append((v, sid, plan.storages[sid].size, n.nbytes,
+                                             np.dtype(n.dtype), n.shape))
+                else:
+                    off = plan.storages[sid].offset
+                    self._layout.append((v, off, off + n.nbytes, n.dtype, n.shape))
+        self._fresh = {v for v, *_ in self._out_layout}
+        self._in_types = {i: (g.nodes[i].shape, np.dtype(g.nodes[i].dtype))
+                          for i in self.input_ids}
 
     def _slots(self, static=False):
         plan = self.plan
         if plan is None:
             return None
-        if static and getattr(self._static, "slots", None) is not None:
-            return self._static.slots
-        arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
-        slots = {-1: arena}           # the arena itself under -1 (no node has that index)
-        for v, lo, hi, dtype, shape in self._layout:
-            slots[v] = arena[lo:hi].view(dtype).reshape(shape)
-        if static:
-            self._static.slots = slots
+        slots = getattr(self._static, "slots", None) if static else None
+        if slots is None:
+            arena = np.empty(max(plan.arena_bytes, 1), dtype=np.uint8)
+            slots = {-1: arena}           # the arena itself under -1 (no node has that index)
+            for v, lo, hi, dtype, shape in self._layout:
+                slots[v] = arena[lo:hi].view(dtype).reshape(shape)
+            if static:
+                self._static.slots = slots
+        if self._out_layout:
+            slots = dict(slots) if static else slots
+            fresh = {}
+            for v, sid, size, nbytes, dtype, shape in self._out_layout:
+                buf = fresh.get(sid)
+                if buf is None:
+                    buf = fresh[sid] = np.empty(max(size, 1), np.uint8)
+                slots[v] = buf[:nbytes].view(dtype).reshape(shape)
         return slots
 
     def bind_inputs(self, arrays, ids) -> dict:
         env = {}
+        types = self._in_types
         for i, a in zip(ids, arrays):
-            n = self.graph.nodes[i]
-            a = np.asarray(a)
-            if a.shape != n.shape or a.dtype.name != n.dtype:
+            if not isinstance(a, np.ndarray):
+                a = np.asarray(a)
+            shape, dtype = types[i]
+            if a.shape != shape or a.dtype != dtype:
+                n = self.graph.nodes[i]
                 raise GraphccError(f"input {n.attr('name')!r}: expected {n.type}, got "
                                    f"{a.dtype.name}{list(a.shape)}")
             env[i] = a
@@ -96,7 +121,9 @@ class Program:
         given = list(env.values())       # (the run drops inputs after their last reader)
         slots = self._slots(static and self.backward is None)
         self.forward.run(env, slots, hook, self.graph)
-        outs = [self._out(env[o], slots, given) for o in self.graph.outputs[:self.n_fwd]]
+        fresh = self._fresh
+        outs = [env[o] if o in fresh else self._out(env[o], slots, given)
+                for o in self.graph.outputs[:self.n_fwd]]
         return outs, Saved({j: env[j] for j in self.saved}, slots, self)
 
     @staticmethod
