@@ -1,24 +1,41 @@
 #!/usr/bin/env python
-"""Steady-state speed of graphcc eager vs graphcc hybridized (interp backend) on W1-W5, with
-PyTorch CPU eager as a peer when ``import torch`` works and a hand-written NumPy forward for W1.
+"""Steady-state speed of graphcc eager vs graphcc hybridized (the interp and the cpu backends) on
+W1-W5, with peers when they import: PyTorch CPU eager, ``torch.compile``, JAX ``jax.jit``, and
+a hand-written NumPy forward for W1; for W4 also the memory-bandwidth floor.
 
     python bench/speed.py                         # every case (a few minutes)
     python bench/speed.py --models W1,W2 --json speed.json
     python bench/speed.py --quick --models W1     # smoke run
+    python bench/speed.py --no-compile --no-jax   # leave the compiling peers out
+
+Systems: ``graphcc-eager`` (the baseline), ``graphcc-interp`` (``hybridize(backend="interp")``:
+one NumPy call per op), ``graphcc-cpu`` (``hybridize(backend="cpu")``: generated Numba kernels,
+graphcc's default backend; "hybrid" in the tables means this one), ``torch-eager``,
+``torch-compile`` (``torch.compile`` of the same module; training compiles module + loss and
+runs ``loss.backward()`` and an eager SGD step), ``jax-jit`` (W1-W5 written in ``jax.numpy``,
+the whole training step, update included, in one ``jax.jit``), ``numpy`` (W1). Every peer is
+optional: skipped with a note when its import fails, or left out with ``--no-torch``,
+``--no-compile``, ``--no-jax``.
 
 Per BENCHMARKS.md: float32, weights and inputs from fixed NumPy seeds copied into every
 system; outputs (inference) or the loss and the updated parameters after one step (training)
 checked to agree within 1e-4 (normwise relative error ||a-b||/||ref||, graphcc eager the
 reference) before timing; 2 threads (``OMP_NUM_THREADS`` set before NumPy is imported,
-``torch.set_num_threads``). For every case: median and min-max of the time per call after
-warm-up, the systems interleaved round-robin (>= 50 calls each, more for fast cases), and the
-ratios of medians against graphcc eager (the baseline) and against graphcc hybridized. Then
-the first-call time of the hybridized model in a fresh process (trace + compile + run; median of
-``--first-reps`` processes), with a cold kernel cache (an empty ``GRAPHCC_CACHE_DIR``) and a warm one (the same directory again).
+``torch.set_num_threads``, ``XLA_FLAGS`` set before JAX is imported). Each system's first
+call (which traces and compiles where the system compiles) is made before timing and reported
+separately. For every case: median and min-max of the time per call after warm-up, the systems
+interleaved round-robin (>= 50 calls each, more for fast cases), and the ratios of medians
+against graphcc eager (the baseline) and against graphcc-cpu. Then the first-call time of the
+model hybridized with the cpu backend in a fresh process (trace + compile + run; median of
+``--first-reps`` processes), with a cold kernel cache (an empty ``GRAPHCC_CACHE_DIR``: every
+kernel compiled by Numba) and a warm one (the same directory again: kernels loaded from disk).
 
 Cases: W1 inference batch 1 and 64; W2 training step (softmax cross-entropy, SGD lr 0.1,
 forward + backward + update) batch 64; W3 inference and training step 64; W4 inference;
 W5 inference and training step 256 (training steps all SGD lr 0.1, loss + backward + update).
+W4's floor: the bytes that must move (read x, gamma, beta, scale, bias; write the output)
+divided by the copy bandwidth measured here (``np.copyto`` of a 256 MB float32 array, bytes
+read + written, median of a few copies).
 """
 from __future__ import annotations
 

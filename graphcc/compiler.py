@@ -107,6 +107,20 @@ class Executable:
         prog = saved.program if getattr(saved, "program", None) is not None else self.program
         return prog.run_backward(saved, [_np(h) for h in head_grads], hook, keep_saved)
 
+    def coverage(self) -> dict:
+        """How many nodes run generated code, BLAS, the reference implementation, or are
+        views."""
+        from .runtime.profile import coverage
+        return coverage(self.graph, [p for p in (self.program.forward, self.program.backward)
+                                     if p is not None])
+
+    def profile(self, inputs, head_grads=None, repeat=10):
+        """A ``Profile`` of one call, step by step (with ``head_grads``: forward and
+        backward)."""
+        from .runtime.profile import profile_program
+        heads = None if head_grads is None else [_np(h) for h in head_grads]
+        return profile_program(self.program, [_np(a) for a in inputs], heads, repeat)
+
     def memory_report(self):
         """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant
         (for a training graph also ``recompute``: the plan with recomputation)."""

@@ -713,9 +713,9 @@ def _scalar_op(F, x, op, s):
     return F.maximum(x, s)
 
 
-def _run_both(net, x0, mode, seed=0):
-    """(outputs, input grad, param grads, params after) eager then hybridized, from the same
-    starting parameters."""
+def _run_both(net, x0, mode, seed=0, backend=None):
+    """(outputs, input grad, param grads, params after) eager then hybridized (on
+    ``backend``), from the same starting parameters."""
     params = list(net.collect_params().values())
     start = [p.data().asnumpy().copy() for p in params]
     results = []
@@ -723,7 +723,7 @@ def _run_both(net, x0, mode, seed=0):
         for p, v in zip(params, start):
             p.set_data(nd.array(v))
         net.collect_params().zero_grad()
-        net.hybridize(hybrid)
+        net.hybridize(hybrid, backend=backend)
         x = x0.copy()
         x.attach_grad()
         if mode == "infer":
@@ -739,15 +739,15 @@ def _run_both(net, x0, mode, seed=0):
 
 
 @given(prog=programs(), mode=st.sampled_from(["train", "predict", "infer"]),
-       seed=st.integers(0, 1000))
-def test_random_blocks_hybridized_match_eager(prog, mode, seed):
+       seed=st.integers(0, 1000), backend=st.sampled_from(["cpu", "interp"]))
+def test_random_blocks_hybridized_match_eager(prog, mode, seed, backend):
     shape, steps = prog
     mx.random.seed(seed)
     net = RandomNet(steps)
     net.initialize(mx.init.Uniform(0.7))
     x = _x(*shape, seed=seed)
     net(x)                                             # deferred init
-    eager, hybrid = _run_both(net, x, mode, seed)
+    eager, hybrid = _run_both(net, x, mode, seed, backend)
     assert len(eager) == len(hybrid)
     for k, (w, g) in enumerate(zip(eager, hybrid)):
         np.testing.assert_allclose(g, w, rtol=RTOL, atol=1e-5, err_msg=f"{steps} value {k}")

@@ -404,8 +404,9 @@ def _compare(case, want, got, what):
 PAIRS = [(c, m) for c in CASES for m in MODES if m in c.modes]
 
 
+@pytest.mark.parametrize("backend", ["cpu", "interp"])
 @pytest.mark.parametrize("case, mode", PAIRS, ids=[f"{c.id}-{m}" for c, m in PAIRS])
-def test_hybridized_matches_eager(case, mode):
+def test_hybridized_matches_eager(case, mode, backend):
     mx.random.seed(7)
     net = case.make()
     net.initialize(mx.init.Uniform(0.5))
@@ -418,7 +419,7 @@ def test_hybridized_matches_eager(case, mode):
         start = _snapshot(net)
         net.hybridize(False) if isinstance(net, gluon.HybridBlock) else None
         eager = _run(case, net, arrays, mode, seed=batch)
-        net.hybridize()
+        net.hybridize(backend=backend)
         for attempt in ("first hybridized call", "second hybridized call (cached)"):
             _restore(net, start)
             got = _run(case, net, arrays, mode, seed=batch)

@@ -83,6 +83,28 @@ class Step:
         return f"{self.kind}: {ops_}"
 
 
+class FillStep(Step):
+    """``zeros`` / ``ones`` / ``full``: the constant written straight into the slot."""
+    kind = "generated"
+
+    def __init__(self, ctx, i):
+        n = ctx.g.nodes[i]
+        self.i = i
+        self.members = self.outs = (i,)
+        self.value = {"zeros": 0, "ones": 1}.get(n.op, n.attr("value"))
+        self.slotted = ctx.slotted(i)
+        self.shape, self.dtype = n.shape, n.dtype
+
+    def run(self, env, slots):
+        d = slots[self.i] if self.slotted and slots is not None else \
+            np.empty(self.shape, self.dtype)
+        d.fill(self.value)
+        env[self.i] = d
+
+    def describe(self, g) -> str:
+        return f"fill: %{self.i} {g.nodes[self.i].op}"
+
+
 class ConstStep(Step):
     kind = "const"
 
@@ -517,6 +539,8 @@ def _lower(ctx, unit) -> Step:
         return ConstStep(unit[0], g.consts[n0.attr("name")])
     needed = ctx.needed(unit)
     rows = [ops.get(g.nodes[m].op) for m in unit]
+    if len(unit) == 1 and n0.op in ("zeros", "ones", "full") and needed:
+        return FillStep(ctx, unit[0])
     try:
         if not needed:
             raise render.NotRenderable("nothing to write")

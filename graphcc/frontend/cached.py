@@ -275,6 +275,22 @@ class CachedGraphs:
             callback(f"{node.op}{i}_output", node.op, NDArray(value))
         return hook
 
+    def profile(self, args, repeat=10):
+        """Call the block once (compiling if needed), then profile that compiled program
+        step by step: forward, and under ``autograd.record()`` also the backward (head
+        gradients of ones)."""
+        self(*args)
+        entry = self.last
+        arrays: list = []
+        _flatten(list(args), arrays)
+        inputs = self._inputs(entry, arrays, arrays[0].context)
+        heads = None
+        if entry.wrt_vars:
+            prog = entry.exe.program
+            heads = [np.ones(entry.exe.graph.nodes[i].shape, entry.exe.graph.nodes[i].dtype)
+                     for i in prog.head_ids]
+        return entry.exe.profile(inputs, heads, repeat)
+
     def memory_report(self):
         if self.last is None:
             raise GraphccError("memory_report(): the block has not been called since "

@@ -411,6 +411,21 @@ class HybridBlock(Block):
     def trace_count(self):
         return self._cached.trace_count if self._cached is not None else 0
 
+    def profile(self, *args, repeat=10, show=True):
+        """Profile the compiled program of a call on ``args`` kernel by kernel: nodes, time,
+        bytes moved, GB/s or GFLOP/s, share, and whether each step runs generated code, BLAS
+        or a reference implementation. Under ``autograd.record()`` the backward is profiled
+        too. Prints the table (``show``) and returns the ``Profile``."""
+        if not self._active:
+            raise GraphccError(f"{type(self).__name__}.profile(): call hybridize() first")
+        from ..cached import CachedGraphs
+        if self._cached is None:
+            self._cached = CachedGraphs(self, **self._flags)
+        prof = self._cached.profile(args, repeat)
+        if show:
+            print(prof)
+        return prof
+
     def _call_impl(self, *args, **kwargs):
         if current_trace() is None and _has_symbol(args):
             return _symbolic_call(self, args, kwargs)
