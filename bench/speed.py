@@ -49,9 +49,25 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+# XLA reads XLA_FLAGS once, when JAX's CPU client starts: set them before anything imports jax.
+# The first token must start with "--" (XLA takes a lone first word for a file of flags).
+XLA_THREAD_FLAGS = ["--xla_cpu_multi_thread_eigen=false",
+                    f"intra_op_parallelism_threads={_common.THREADS}"]
 
-from _common import fmt_ratio, header, interleaved, load_note, relerr
+
+def _set_xla_flags():
+    have = os.environ.get("XLA_FLAGS", "").split()
+    names = {f.split("=", 1)[0] for f in have}
+    add = [f for f in XLA_THREAD_FLAGS if f.split("=", 1)[0] not in names]
+    if add:
+        os.environ["XLA_FLAGS"] = " ".join(add[:1] + have + add[1:])
+
+
+_set_xla_flags()
+
+import numpy as np  # noqa: E402
+
+from _common import fmt_ratio, header, interleaved, load_note, relerr  # noqa: E402
 
 TOL = 1e-4
 LR = 0.1
@@ -61,6 +77,10 @@ CASES = [("W1-b1", "W1", "inference", 1), ("W1-b64", "W1", "inference", 64),
          ("W3-train", "W3", "training", 64), ("W4", "W4", "inference", 256),
          ("W5-inf", "W5", "inference", 256), ("W5-train", "W5", "training", 256)]
 SPEED_MODELS = ("W1", "W2", "W3", "W4", "W5")
+BASE, HYBRID = "graphcc-eager", "graphcc-cpu"
+# the peers a case may lose without failing the run (an import or a compile that fails)
+OPTIONAL = ("torch-eager", "torch-compile", "jax-jit")
+COPY_BYTES = 256 * 2 ** 20        # the array np.copyto copies to measure the bandwidth
 
 
 def _torch():
@@ -72,13 +92,31 @@ def _torch():
     return torch
 
 
+def _jax():
+    """(jax, None), or (None, why not)."""
+    try:
+        import jax
+        jax.config.update("jax_platforms", "cpu")
+        import jax.numpy  # noqa: F401
+        jax.devices("cpu")
+    except Exception as e:               # noqa: BLE001 - any failure: no JAX peer
+        return None, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    return jax, None
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:160] if text else ''}"
+
+
 # ---------------------------------------------------------------- graphcc systems
 
 
 class GraphccSystem:
-    """One copy of the workload in graphcc, eager or hybridized."""
+    """One copy of the workload in graphcc: eager (``backend=None``) or hybridized with
+    ``backend`` ("interp" or "cpu")."""
 
-    def __init__(self, wid, mode, batch, hybrid):
+    def __init__(self, wid, mode, batch, backend=None):
         from graphcc import gluon, nd
         from models import make
         self.w = make(wid, batch)
@@ -86,8 +124,8 @@ class GraphccSystem:
         self.x = self.w.nd_inputs()[0]
         self.label = nd.array(self.w.labels)
         self.block = self.w.net if mode == "inference" else self.w.train_block()
-        if hybrid:
-            self.block.hybridize(backend="interp")
+        if backend is not None:
+            self.block.hybridize(backend=backend)
         if mode == "training":
             self.trainer = gluon.Trainer(self.block.collect_params(), "sgd",
                                          {"learning_rate": LR})
@@ -115,7 +153,7 @@ class GraphccSystem:
         return res
 
 
-# ---------------------------------------------------------------- PyTorch peer
+# ---------------------------------------------------------------- PyTorch peers
 
 
 def torch_model(torch, wid, params):
@@ -164,26 +202,49 @@ def torch_model(torch, wid, params):
     return m
 
 
+def _torch_with_loss(torch, net, loss):
+    """``loss(net(x), y)`` as one module, so ``torch.compile`` traces forward and loss as one
+    graph (and AOTAutograd compiles their backward)."""
+    class WithLoss(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.loss = loss
+
+        def forward(self, x, y):
+            return self.loss(self.net(x), y)
+    return WithLoss()
+
+
 class TorchSystem:
-    def __init__(self, torch, wid, mode, batch):
+    """PyTorch eager, or with ``compiled=True`` the same module under ``torch.compile``
+    (training: module + loss compiled, ``loss.backward()``, an eager ``optim.SGD`` step)."""
+
+    SETTLE = 2      # torch.compile: calls after the first, untimed, so recompiles are not timed
+
+    def __init__(self, torch, wid, mode, batch, compiled=False):
         from models import make
         w = make(wid, batch)          # same seeds: the same weights, inputs and labels
         self.torch, self.mode, self.names = torch, mode, list(w.params)
+        self.compiled = compiled
         self.m = torch_model(torch, wid, w.params)
         self.x = torch.from_numpy(w.inputs[0].copy())
         if mode == "training":
             self.y = torch.from_numpy(w.labels.astype(np.int64))
             self.opt = torch.optim.SGD(self.m.parameters(), lr=LR)
             self.loss = torch.nn.CrossEntropyLoss()
+            step = _torch_with_loss(torch, self.m, self.loss)
+            self.fn = torch.compile(step, dynamic=False) if compiled else step
         else:
             self.m.eval()
+            self.fn = torch.compile(self.m, dynamic=False) if compiled else self.m
 
     def __call__(self):
         if self.mode == "inference":
             with self.torch.inference_mode():
-                return self.m(self.x)
+                return self.fn(self.x)
         self.opt.zero_grad(set_to_none=True)
-        loss = self.loss(self.m(self.x), self.y)
+        loss = self.fn(self.x, self.y)
         loss.backward()
         self.opt.step()
         return loss
@@ -191,10 +252,119 @@ class TorchSystem:
     def result(self):
         out = self()
         if self.mode == "inference":
-            return {"out": out.numpy()}
-        res = {"loss": np.array([out.item()])}
-        for name, p in zip(self.names, self.m.parameters()):
-            res[name] = p.detach().numpy().copy()
+            res = {"out": out.numpy().copy()}
+        else:
+            res = {"loss": np.array([out.item()])}
+            for name, p in zip(self.names, self.m.parameters()):
+                res[name] = p.detach().numpy().copy()
+        return res
+
+    def settle(self):
+        if self.compiled:
+            for _ in range(self.SETTLE):
+                self()
+
+
+# ---------------------------------------------------------------- JAX peer
+
+
+def _jax_forward(jax, wid):
+    """``f(params, x)`` of workload ``wid`` in jax.numpy; params in graphcc's registration
+    order (Dense: weight (out, in), bias), for W4 (gamma, beta, scale, bias)."""
+    jnp, lax = jax.numpy, jax.lax
+    relu = jax.nn.relu
+
+    def dense(h, w, b):
+        return h @ w.T + b
+
+    if wid in ("W1", "W2"):
+        def f(p, x):
+            h = relu(dense(x, p[0], p[1]))
+            h = relu(dense(h, p[2], p[3]))
+            return dense(h, p[4], p[5])
+    elif wid == "W5":
+        def f(p, x):
+            h = x
+            for k in range(0, len(p), 2):
+                h = relu(dense(h, p[k], p[k + 1]))
+            return h
+    elif wid == "W3":
+        def conv(h, w, b):
+            h = lax.conv_general_dilated(h, w, (1, 1), "VALID",
+                                         dimension_numbers=("NCHW", "OIHW", "NCHW"))
+            return h + b[None, :, None, None]
+
+        def pool(h):
+            return lax.reduce_window(h, np.float32(-np.inf), lax.max, (1, 1, 2, 2),
+                                     (1, 1, 2, 2), "VALID")
+
+        def f(p, x):
+            h = pool(relu(conv(x, p[0], p[1])))
+            h = pool(relu(conv(h, p[2], p[3])))
+            h = h.reshape(h.shape[0], -1)
+            h = relu(dense(h, p[4], p[5]))
+            return dense(h, p[6], p[7])
+    elif wid == "W4":
+        def f(p, x):
+            gamma, beta, scale, bias = p
+            mu = jnp.mean(x, axis=-1, keepdims=True)
+            d = x - mu
+            var = jnp.mean(d * d, axis=-1, keepdims=True)
+            h = d * lax.rsqrt(var + np.float32(1e-5)) * gamma + beta
+            return jax.nn.gelu(h, approximate=True) * scale + bias + x
+    else:
+        raise ValueError(wid)
+    return f
+
+
+class JaxSystem:
+    """The workload in jax.numpy under ``jax.jit``: inference the forward; training the whole
+    step (softmax cross-entropy averaged over the batch, as graphcc's summed per-sample loss
+    with ``trainer.step(batch)`` amounts to; gradients; SGD update) in one jitted function that
+    returns the new parameters and the loss."""
+
+    def __init__(self, jax, wid, mode, batch):
+        from models import make
+        w = make(wid, batch)          # same seeds: the same weights, inputs and labels
+        self.jax, self.mode = jax, mode
+        if wid == "W4":
+            by_suffix = {k.rsplit("_", 1)[-1]: k for k in w.params}
+            self.names = [by_suffix[s] for s in ("gamma", "beta", "scale", "bias")]
+        else:
+            self.names = list(w.params)
+        # copies: a donated buffer must not alias the NumPy arrays
+        self.params = [jax.device_put(np.array(w.params[k], np.float32)) for k in self.names]
+        self.x = jax.device_put(np.array(w.inputs[0], np.float32))
+        f = _jax_forward(jax, wid)
+        if mode == "inference":
+            self.fn = jax.jit(f)
+            return
+        self.y = jax.device_put(w.labels.astype(np.int32))
+        jnp = jax.numpy
+
+        def loss_fn(p, x, y):
+            logp = jax.nn.log_softmax(f(p, x), axis=-1)
+            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=-1))
+
+        def step(p, x, y):
+            loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+            return [a - np.float32(LR) * b for a, b in zip(p, g)], loss
+        self.fn = jax.jit(step, donate_argnums=0)
+
+    def __call__(self):
+        if self.mode == "inference":
+            return self.fn(self.params, self.x).block_until_ready()
+        self.params, loss = self.fn(self.params, self.x, self.y)
+        self.jax.block_until_ready((self.params, loss))
+        return loss
+
+    def result(self):
+        out = self()
+        if self.mode == "inference":
+            return {"out": np.asarray(out).copy()}
+        res = {"loss": np.array([float(out)])}
+        for name, p in zip(self.names, self.params):
+            res[name] = np.asarray(p).copy()
         return res
 
 
@@ -224,25 +394,82 @@ class NumpyMLP:
         return {"out": self()}
 
 
+# ---------------------------------------------------------------- bandwidth floor (W4)
+
+
+def copy_bandwidth(reps, nbytes=COPY_BYTES):
+    """Bytes per second of ``np.copyto`` between two float32 arrays of ``nbytes`` each, counting
+    bytes read + written (2 * nbytes per copy); the median of ``reps`` copies, the destination
+    touched by one untimed copy first."""
+    src = np.ones(nbytes // 4, np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - t0)
+    del src, dst
+    t = float(np.median(times))
+    return {"array_bytes": nbytes, "reps": reps, "median_s": t, "min_s": min(times),
+            "bandwidth_Bps": 2 * nbytes / t}
+
+
+def w4_floor(stats, out, reps):
+    """W4's memory-bandwidth floor: bytes that must move (read x and the four (1024,) vectors,
+    write the output) / the measured copy bandwidth; and graphcc-cpu's median against it."""
+    from models import make
+    w = make("W4")
+    moved = {"read_x": int(w.inputs[0].nbytes),
+             "read_params": int(sum(v.nbytes for v in w.params.values())),   # gamma beta scale bias
+             "write_out": int(out.nbytes)}
+    bw = copy_bandwidth(reps)
+    total = sum(moved.values())
+    floor = total / bw["bandwidth_Bps"]
+    res = {"bytes": moved, "total_bytes": total, "copy": bw, "floor_s": floor}
+    for name in (HYBRID, "graphcc-interp", "torch-compile", "jax-jit"):
+        if name in stats:
+            res[f"{name}_over_floor"] = stats[name].median / floor
+    return res
+
+
 # ---------------------------------------------------------------- one case
 
 
-def run_case(case, args, torch):
+def run_case(case, args, torch, jax):
     cid, wid, mode, batch = case
-    systems = {"graphcc-eager": lambda: GraphccSystem(wid, mode, batch, False),
-               "graphcc-hybrid": lambda: GraphccSystem(wid, mode, batch, True)}
-    if torch is not None and not args.no_torch:
+    systems = {BASE: lambda: GraphccSystem(wid, mode, batch),
+               "graphcc-interp": lambda: GraphccSystem(wid, mode, batch, "interp"),
+               HYBRID: lambda: GraphccSystem(wid, mode, batch, "cpu")}
+    if torch is not None:
         systems["torch-eager"] = lambda: TorchSystem(torch, wid, mode, batch)
+        if not args.no_compile:
+            systems["torch-compile"] = lambda: TorchSystem(torch, wid, mode, batch,
+                                                           compiled=True)
+    if jax is not None:
+        systems["jax-jit"] = lambda: JaxSystem(jax, wid, mode, batch)
     if wid == "W1" and mode == "inference":
         systems["numpy"] = lambda: NumpyMLP(batch)
-    built, check = {}, {}
+    built, check, first, failed = {}, {}, {}, {}
     for name, make_system in systems.items():
-        built[name] = make_system()
-        check[name] = built[name].result()          # also the first (compiling) call
-    ref = check["graphcc-eager"]
+        try:
+            s = make_system()
+            t0 = time.perf_counter()
+            check[name] = s.result()          # the first (tracing/compiling) call, checked
+            first[name] = time.perf_counter() - t0
+            if hasattr(s, "settle"):
+                s.settle()
+        except Exception as e:                # noqa: BLE001 - an optional peer may fail
+            if name not in OPTIONAL:
+                raise
+            failed[name] = _short(e)
+            check.pop(name, None)
+            continue
+        built[name] = s
+    ref = check[BASE]
     errors = {}
     for name, res in check.items():
-        if name == "graphcc-eager":
+        if name == BASE:
             continue
         errors[name] = max(relerr(res[k], ref[k]) for k in ref)
     bad = {k: e for k, e in errors.items() if not e <= TOL}
@@ -260,42 +487,69 @@ def run_case(case, args, torch):
         for name, s in built.items():
             if name not in bad:
                 final[name] = float(s.result()["loss"][0])
-    return {"case": cid, "model": wid, "mode": mode, "batch": batch, "errors": errors,
-            "excluded": bad, "stats": stats, "final_loss": final}
+    r = {"case": cid, "model": wid, "mode": mode, "batch": batch, "errors": errors,
+         "excluded": bad, "failed": failed, "first_call_s": first, "stats": stats,
+         "final_loss": final}
+    if wid == "W4":
+        r["bandwidth_floor"] = w4_floor(stats, ref["out"], 3 if args.quick else 7)
+    return r
 
 
 def print_case(r):
     st = r["stats"]
-    base = st["graphcc-eager"].median
-    hyb = st["graphcc-hybrid"].median if "graphcc-hybrid" in st else float("nan")
+    base = st[BASE].median
+    hyb = st[HYBRID].median if HYBRID in st else float("nan")
     errs = ", ".join(f"{k} {e:.1e}" for k, e in r["errors"].items())
-    print(f"\n{r['case']} ({r['mode']}, batch {r['batch']}); agreement vs graphcc-eager: {errs}")
+    print(f"\n{r['case']} ({r['mode']}, batch {r['batch']}); agreement vs {BASE}: {errs}")
+    for k, why in r["failed"].items():
+        print(f"  {k}: skipped, it failed to build or run: {why}")
     for k, e in r["excluded"].items():
         print(f"  {k}: EXCLUDED, outputs disagree ({e:.2e} > {TOL})")
+    print("  first call in this process, untimed in the figures below (s): " +
+          ", ".join(f"{k} {v:.3g}" for k, v in r["first_call_s"].items()))
     if r["final_loss"]:
         print("  loss after the timed steps: " +
               ", ".join(f"{k} {v:.4g}" for k, v in r["final_loss"].items()) +
               " (only the first step is checked: over many steps the systems' trajectories "
-              "drift apart, rounding at ReLU kinks amplified, without being wrong)")
-    print(f"  {'system':<16}{'median':>12} {'[min-max]':<26}{'eager/this':>11}{'hybrid/this':>12}")
+              "drift apart, rounding at ReLU kinks amplified, without being wrong" +
+              (f"; torch-compile took {TorchSystem.SETTLE} more untimed warm-up steps"
+               if "torch-compile" in r["final_loss"] else "") + ")")
+    print(f"  {'system':<16}{'median':>12} {'[min-max]':<26}{'eager/this':>11}{'cpu/this':>10}")
     for name, s in st.items():
         rng = f"[{s.min * 1e3:.3f}-{s.max * 1e3:.3f}] n={len(s)}"
         print(f"  {name:<16}{s.median * 1e3:9.3f} ms {rng:<26}"
-              f"{fmt_ratio(base / s.median):>11}{fmt_ratio(hyb / s.median):>12}")
+              f"{fmt_ratio(base / s.median):>11}{fmt_ratio(hyb / s.median):>10}")
+    if "bandwidth_floor" in r:
+        print_floor(r["bandwidth_floor"], "  ")
+
+
+def print_floor(fl, indent=""):
+    b = fl["bytes"]
+    cp = fl["copy"]
+    over = fl.get(f"{HYBRID}_over_floor", float("nan"))
+    print(f"{indent}memory-bandwidth floor: {fl['total_bytes'] / 1e6:.3f} MB must move (read x "
+          f"{b['read_x']} B, gamma/beta/scale/bias {b['read_params']} B, write out "
+          f"{b['write_out']} B) / copy bandwidth {cp['bandwidth_Bps'] / 1e9:.2f} GB/s "
+          f"(np.copyto of {cp['array_bytes'] // 2 ** 20} MiB, read + write, median of "
+          f"{cp['reps']}) = {fl['floor_s'] * 1e3:.4f} ms; {HYBRID} / floor = "
+          f"{fmt_ratio(over)}")
+    print(f"{indent}  (x and the output, 1 MiB each, can stay in cache between calls, so a "
+          "system may come in under this DRAM floor)")
 
 
 # ---------------------------------------------------------------- first call (child)
 
 
 def _first_call_child(cid):
-    """In a fresh process: import, build, time the first hybridized call, then a second."""
+    """In a fresh process: import, build, time the first hybridized (cpu backend) call, then a
+    second."""
     t0 = time.perf_counter()
     import graphcc  # noqa: F401
     t_import = time.perf_counter() - t0
     case = next(c for c in CASES if c[0] == cid)
     _, wid, mode, batch = case
     t0 = time.perf_counter()
-    s = GraphccSystem(wid, mode, batch, True)
+    s = GraphccSystem(wid, mode, batch, "cpu")
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
     s()
@@ -324,6 +578,28 @@ def first_call(cid, cache_dir, timeout=600):
 # ---------------------------------------------------------------- main
 
 
+def thread_notes(torch, jax):
+    """Lines for the header: how each library's threads were set."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [f"# threads: {_common.THREADS} each. NumPy/OpenBLAS and graphcc's BLAS calls: "
+             f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} (set before NumPy is "
+             "imported); graphcc's generated kernels are single-threaded"]
+    if torch is not None:
+        lines.append(f"#   PyTorch: torch.set_num_threads({_common.THREADS}) -> "
+                     f"torch.get_num_threads() = {torch.get_num_threads()} (torch.compile's "
+                     "kernels use the same OpenMP threads)")
+    if jax is not None:
+        lines.append(f"#   JAX: XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}' (set before jax "
+                     f"is imported); XLA sizes its CPU thread pool from the CPUs this process "
+                     f"may run on: {cpus}")
+        if cpus and cpus > _common.THREADS:
+            lines.append(f"#   warning: {cpus} CPUs are schedulable and XLA has no flag capping "
+                         f"its pool, so jax-jit may use more than {_common.THREADS} threads "
+                         f"(run under `taskset -c 0-{_common.THREADS - 1}` for a strict "
+                         f"{_common.THREADS})")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", help="comma-separated workload ids among W1-W5 (default all)")
@@ -335,7 +611,10 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, default=6.0,
                     help="seconds of timed calls per case that fast cases may fill (default 6)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed calls each (default 5)")
-    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="leave PyTorch out (torch-eager and torch-compile)")
+    ap.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    ap.add_argument("--no-jax", action="store_true", help="leave JAX (jax.jit) out")
     ap.add_argument("--no-first-call", action="store_true", help="skip the fresh-process runs")
     ap.add_argument("--first-reps", type=int, default=None,
                     help="fresh-process cold/warm pairs per case, medians reported (default 3; "
@@ -361,42 +640,78 @@ def main(argv=None):
     t_start = time.perf_counter()
     print(header("graphcc speed (bench/speed.py)"))
     torch = None if args.no_torch else _torch()
-    print(f"# peers: graphcc eager (baseline), graphcc hybridized (interp backend), "
-          f"{'PyTorch ' + torch.__version__ + ' CPU eager' if torch else 'PyTorch: not available (import torch failed); skipped'}"
-          f", NumPy hand-written forward (W1)")
+    jax, jax_why = (None, "left out (--no-jax)") if args.no_jax else _jax()
+    print(thread_notes(torch, jax))
+    peers = [f"{BASE} (baseline)", "graphcc-interp (hybridize(backend='interp'))",
+             f"{HYBRID} (hybridize(backend='cpu'); 'hybrid' below)"]
+    notes = []
+    if torch is not None:
+        peers.append(f"torch-eager (PyTorch {torch.__version__} CPU)")
+        if args.no_compile:
+            notes.append("torch-compile: left out (--no-compile)")
+        else:
+            peers.append("torch-compile (torch.compile, inductor)")
+    else:
+        why = "left out (--no-torch)" if args.no_torch else "import torch failed"
+        notes.append(f"torch-eager, torch-compile: {why}; skipped")
+    if jax is not None:
+        peers.append(f"jax-jit (JAX {jax.__version__}, jax.jit on the CPU)")
+    else:
+        notes.append(f"jax-jit: {jax_why}; skipped")
+    peers.append("numpy (hand-written forward, W1)")
+    print("# systems: " + ", ".join(peers))
+    for note in notes:
+        print(f"# note: {note}")
     print("# times per call; ratios are of medians: eager/this > 1 means this system is "
-          "faster than graphcc eager")
+          "faster than graphcc eager, cpu/this > 1 that it is faster than graphcc-cpu")
     cases = [c for c in CASES if c[1] in models]
     results = []
     for case in cases:
-        r = run_case(case, args, torch)
+        r = run_case(case, args, torch, jax)
         print_case(r)
         results.append(r)
         sys.stdout.flush()
 
-    print("\n## summary: median time per call (ms) and speedups (ratio of medians)")
-    print(f"{'case':<10}{'eager':>10}{'hybrid':>10}{'torch':>10}{'numpy':>10}"
-          f"{'hyb vs eager':>14}{'torch vs hyb':>14}{'numpy vs hyb':>14}")
+    cols = [(BASE, "eager"), ("graphcc-interp", "interp"), (HYBRID, "cpu"),
+            ("torch-eager", "torch"), ("torch-compile", "t.compile"), ("jax-jit", "jax"),
+            ("numpy", "numpy")]
+    print("\n## summary: median time per call (ms)")
+    print(f"{'case':<10}" + "".join(f"{c:>11}" for _, c in cols))
+    for r in results:
+        st = r["stats"]
+        print(f"{r['case']:<10}" + "".join(
+            f"{st[k].median * 1e3:11.3f}" if k in st else f"{'-':>11}" for k, _ in cols))
+    ratios = [("eager/interp", BASE, "graphcc-interp"), ("eager/cpu", BASE, HYBRID),
+              ("interp/cpu", "graphcc-interp", HYBRID), ("cpu/torch", HYBRID, "torch-eager"),
+              ("cpu/t.comp", HYBRID, "torch-compile"), ("cpu/jax", HYBRID, "jax-jit"),
+              ("cpu/numpy", HYBRID, "numpy")]
+    print("\n## summary: speedups (ratio of medians a/b: > 1 means b is faster than a)")
+    print(f"{'case':<10}" + "".join(f"{c:>13}" for c, _, _ in ratios))
     for r in results:
         st = r["stats"]
 
         def med(k):
             return st[k].median if k in st else float("nan")
-        e, h, t, n = (med(k) for k in ("graphcc-eager", "graphcc-hybrid", "torch-eager",
-                                       "numpy"))
-        print(f"{r['case']:<10}{e * 1e3:10.3f}{h * 1e3:10.3f}{t * 1e3:10.3f}{n * 1e3:10.3f}"
-              f"{fmt_ratio(e / h):>14}{fmt_ratio(h / t):>14}{fmt_ratio(h / n):>14}")
-    print("  (hyb vs eager = eager/hybrid: > 1 means hybridizing helps; torch vs hyb = "
-          "hybrid/torch: > 1 means PyTorch is faster)")
+        print(f"{r['case']:<10}" + "".join(f"{fmt_ratio(med(a) / med(b)):>13}"
+                                           for _, a, b in ratios))
+    print("  (eager/cpu > 1: the cpu backend beats graphcc eager; cpu/jax > 1: jax.jit beats "
+          "graphcc-cpu; n/a: the system was not run on that case)")
+    for r in results:
+        if "bandwidth_floor" in r:
+            print(f"{r['case']}: ", end="")
+            print_floor(r["bandwidth_floor"])
+    excluded = [f"{r['case']} {k}" for r in results for k in r["excluded"]]
+    if excluded:
+        print(f"  EXCLUDED (outputs disagree): {', '.join(excluded)}")
 
     first = []
     if not args.no_first_call:
-        print(f"\n## first call of the hybridized model in a fresh process (trace + compile + "
-              f"run), seconds, median of {args.first_reps} processes each")
-        print("   cold: empty GRAPHCC_CACHE_DIR; warm: the same directory again (the interp "
-              "backend keeps no kernel cache yet, so the two should match)")
+        print(f"\n## first call of the model hybridized with the cpu backend in a fresh process "
+              f"(trace + compile + run), seconds, median of {args.first_reps} processes each")
+        print("   cold: empty GRAPHCC_CACHE_DIR, every kernel compiled by Numba; warm: the same "
+              "directory again, the kernels loaded from graphcc's on-disk cache, so warm < cold")
         print(f"{'case':<10}{'import':>8}{'build':>8}{'cold 1st':>10}{'warm 1st':>10}"
-              f"{'2nd call':>10}{'1st/2nd':>9}")
+              f"{'2nd call':>10}{'cold/warm':>10}{'warm 1st/2nd':>13}")
         seen = set()
         for case in cases:
             if args.quick and case[1] in seen:
@@ -415,19 +730,28 @@ def main(argv=None):
                 continue
             cold = {k: float(np.median([r[k] for r in colds])) for k in colds[0] if k != "case"}
             warm = {k: float(np.median([r[k] for r in warms])) for k in warms[0] if k != "case"}
-            first.append({"case": case[0], "cold": cold, "warm": warm, "runs": args.first_reps})
+            first.append({"case": case[0], "backend": "cpu", "cold": cold, "warm": warm,
+                          "runs": args.first_reps})
             print(f"{case[0]:<10}{cold['import_s']:8.2f}{cold['build_s']:8.2f}"
                   f"{cold['first_s']:10.3f}{warm['first_s']:10.3f}{warm['second_s']:10.4f}"
-                  f"{warm['first_s'] / warm['second_s']:8.0f}x", flush=True)
+                  f"{cold['first_s'] / warm['first_s']:9.1f}x"
+                  f"{warm['first_s'] / warm['second_s']:12.0f}x", flush=True)
     print(f"\n# {load_note()}; total {time.perf_counter() - t_start:.1f} s")
     if args.json:
         out = []
         for r in results:
-            out.append({k: v for k, v in r.items() if k != "stats"} |
-                       {"stats": {k: s.as_dict() for k, s in r["stats"].items()}})
+            stats = {k: s.as_dict() for k, s in r["stats"].items()}
+            if HYBRID in stats:        # the name older readers of this file look for
+                stats["graphcc-hybrid"] = dict(stats[HYBRID], alias_of=HYBRID)
+            out.append({k: v for k, v in r.items() if k != "stats"} | {"stats": stats})
         with open(args.json, "w") as f:
             json.dump({"cases": out, "first_call": first, "threads": _common.THREADS,
-                       "torch": torch.__version__ if torch else None}, f, indent=1)
+                       "baseline": BASE, "hybrid": HYBRID,
+                       "torch": torch.__version__ if torch else None,
+                       "torch_compile": bool(torch) and not args.no_compile,
+                       "jax": jax.__version__ if jax else None,
+                       "xla_flags": os.environ.get("XLA_FLAGS") if jax else None},
+                      f, indent=1)
         print(f"JSON written to {args.json}")
     return 0
 

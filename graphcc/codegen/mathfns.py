@@ -141,15 +141,44 @@ def fexp32(x):
     return np.float32(exp64(np.float64(x)))
 
 
+@intrinsic
+def _bits_to_f32(typingctx, x):
+    """The float32 whose bits are the int32 ``x``."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+_F = np.float32
+# tanh(x) / x - 1 = x^2 q(x^2) on |x| < 0.625: least-squares fit on Chebyshev nodes (relative
+# error 7e-10 in float64)
+_T1, _T2, _T3 = _F(-0.3333333326758636), _F(0.13333310863227532), _F(-0.05396050645033351)
+_T4, _T5, _T6 = _F(0.02177699306901207), _F(-0.008366054400702386), _F(0.0023143429771199223)
+
+
+@njit(**_OPTS)
+def _exp32_small(x):
+    """exp of a float32 in [0, 20] in float32 arithmetic (8 lanes a vector), within 2 ulps."""
+    k = np.floor(x * _F(1.4426950408889634) + _F(0.5))
+    r = (x - k * _F(0.693359375)) - k * _F(-2.12194440e-4)
+    p = _F(1.0) + r * (_F(1.0) + r * (_F(0.5) + r * (_F(1.0 / 6) + r * (_F(1.0 / 24) + r * (
+        _F(1.0 / 120) + r * (_F(1.0 / 720) + r * _F(1.0 / 5040)))))))
+    return p * _bits_to_f32((np.int32(k) + np.int32(127)) << np.int32(23))
+
+
 @njit(**_OPTS)
 def ftanh32(x):
-    """tanh of a float32, as float32: 1 - 2 / (exp(2|x|) + 1) in float64 with the sign of x,
-    and x - x^3 / 3 where |x| < 1e-4 (where the first form would lose digits)."""
-    d = np.float64(x)
-    a = abs(d)
-    e = exp64(2.0 * a)
-    big = 1.0 - 2.0 / (e + 1.0)
-    big = big if d >= 0 else -big
-    small = d * (1.0 - d * d / 3.0)
-    res = small if a < 1e-4 else big
-    return np.float32(res if d == d else d)
+    """tanh of a float32, in float32 arithmetic: an odd polynomial where |x| < 0.625, else
+    1 - 2 / (exp(2|x|) + 1) with |x| capped at 10 (where tanh rounds to 1) and the sign of x.
+    Within 2 ulps of the correctly rounded tanh; NaN stays NaN, -0 stays -0."""
+    a = abs(x)
+    t = x * x
+    small = x * (_F(1.0) + t * (_T1 + t * (_T2 + t * (_T3 + t * (_T4 + t * (_T5 + t * _T6))))))
+    e = _exp32_small(_F(2.0) * min(a, _F(10.0)))
+    big = _F(1.0) - _F(2.0) / (e + _F(1.0))
+    big = big if x >= 0 else -big
+    res = small if a < _F(0.625) else big
+    return res if x == x else x
