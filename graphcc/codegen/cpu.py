@@ -499,24 +499,48 @@ class CpuPhase:
             st.frees = tuple(j for j, lk in last.items() if lk == k and j not in keep)
         self._ran = False
         self.where = "forward" if start == 0 else "backward"
+        if flags.DEBUG >= 4:
+            for k, st in enumerate(self.steps):
+                kern = getattr(st, "kernel", None) or getattr(st, "epi", None)
+                if kern is not None:
+                    print(f"# graphcc {self.where} step {k}: {st.describe(g)}\n"
+                          f"# {_what(g, st.members)}\n{kern.source}", file=sys.stderr)
 
     def _first_run(self, env, slots, hook):
         """The first run compiles (or loads) every kernel it calls: timed apart, and told
-        with GRAPHCC_DEBUG >= 1."""
+        with GRAPHCC_DEBUG >= 1 (>= 2: per step)."""
         before = dict(CACHE.stats)
         t0 = time.perf_counter()
         self._ran = True
-        try:
-            return self.run(env, slots, hook)
-        finally:
-            if flags.DEBUG >= 1:
-                d = {k: CACHE.stats[k] - before.get(k, 0) for k in CACHE.stats}
-                gen = sum(1 for s in self.steps if s.kind in ("generated", "blas"))
-                fb = [s for s in self.steps if s.kind == "fallback"]
-                print(f"graphcc: cpu {self.where}: {len(self.steps)} steps ({gen} generated or "
-                      f"BLAS, {len(fb)} reference fallbacks); kernels {d['compiled']} "
-                      f"compiled, {d['loaded']} loaded from the cache in {d['seconds']:.2f} s; "
-                      f"first run {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+        if flags.DEBUG < 2:
+            try:
+                return self.run(env, slots, hook)
+            finally:
+                self._report(before, t0)
+        with np.errstate(all="ignore"):
+            for k, st in enumerate(self.steps):
+                t1 = time.perf_counter()
+                st.run(env, slots)
+                print(f"graphcc:   {self.where} step {k}: {st.describe(self.g)}: first run "
+                      f"{(time.perf_counter() - t1) * 1e3:.2f} ms", file=sys.stderr)
+                if hook is not None:
+                    for v in st.outs:
+                        hook(v, self.g.nodes[v], env[v])
+                for j in st.frees:
+                    env.pop(j, None)
+        self._report(before, t0)
+        return env
+
+    def _report(self, before, t0):
+        if flags.DEBUG < 1:
+            return
+        d = {k: CACHE.stats[k] - before.get(k, 0) for k in CACHE.stats}
+        gen = sum(1 for s in self.steps if s.kind in ("generated", "blas"))
+        fb = [s for s in self.steps if s.kind == "fallback"]
+        print(f"graphcc: cpu {self.where}: {len(self.steps)} steps ({gen} generated or "
+              f"BLAS, {len(fb)} reference fallbacks); kernels {d['compiled']} "
+              f"compiled, {d['loaded']} loaded from the cache in {d['seconds']:.2f} s; "
+              f"first run {time.perf_counter() - t0:.2f} s", file=sys.stderr)
 
     def run(self, env, slots, hook=None, g=None):
         if not self._ran:
