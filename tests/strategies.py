@@ -30,7 +30,8 @@ def graphs_with_inputs(draw, max_nodes=12, max_inputs=3, shape=None):
                             draw(st.sampled_from(["data", "param"]))))
     n = draw(st.integers(1, max_nodes))
     for _ in range(n):
-        kind = draw(st.sampled_from(["unary", "binary", "scalar", "reduce", "reshape"]))
+        kind = draw(st.sampled_from(["unary", "binary", "scalar", "reduce", "reshape", "const",
+                                     "opaque"]))
         a = draw(st.sampled_from(vals))
         ta = b.type(a)
         if kind == "unary":
@@ -49,6 +50,11 @@ def graphs_with_inputs(draw, max_nodes=12, max_inputs=3, shape=None):
             ax = draw(st.integers(0, ta.ndim - 1))
             vals.append(b.emit(draw(st.sampled_from(REDUCE)), [a],
                               {"axis": (ax,), "keepdims": True}))
+        elif kind == "const":       # constant subgraphs give constant_fold work
+            c = b.const(np.full(ta.shape, draw(st.sampled_from([0.5, -1.0, 2.0])), np.float32))
+            vals.append(b.emit(draw(st.sampled_from(UNARY)), [c]))
+        elif kind == "opaque" and ta.ndim:       # an op fusion cannot put in a loop
+            vals.append(b.emit("flip", [a], {"axis": (draw(st.integers(0, ta.ndim - 1)),)}))
         elif kind == "reshape":
             vals.append(b.emit("_reshape_to", [a], {"shape": (ta.size,)}))
             vals.append(b.emit("_reshape_to", [vals[-1]], {"shape": ta.shape}))
