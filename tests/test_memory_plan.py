@@ -215,4 +215,21 @@ def test_passes_after_plan_memory_do_not_run_on_a_stale_plan(after):
     exe = graphcc.compile(g, passes=["plan_memory"] + after)
     for want, got in zip(interpret(g, xs), exe(*xs)):
         np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6)
-    assert exe.plan is None or exe.plan.graph is exe.graph
+    # the driver planned the final graph again: the plan and its report describe what runs
+    assert exe.plan is not None and exe.plan.graph is exe.graph
+    assert exe.memory_report().planned_bytes == exe.plan.arena_bytes
+
+
+def test_a_pass_that_drops_the_kernels_gets_them_back():
+    from graphcc.ir import Graph
+
+    def rebuild(g):          # a rewrite that rebuilds the graph and forgets Graph.kernels
+        return Graph(g.nodes, g.outputs, g.consts)
+    b = GraphBuilder()
+    x = b.input("x", TensorType((4, 8), F32))
+    g = b.build([b.emit("exp", [b.emit("sin", [x])])])
+    exe = graphcc.compile(g, passes=["fuse", rebuild, "plan_memory"])
+    assert exe.graph.kernels, "the kernels were silently dropped"
+    names = [r.name for r in exe.pipeline.records]
+    assert names == ["fuse", "rebuild", "fuse (again: rebuild dropped the kernels)",
+                     "plan_memory"]

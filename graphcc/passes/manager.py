@@ -118,37 +118,54 @@ def run_pipeline(g: Graph, passes: Sequence, verify_each: bool | None = None) ->
         if name in disabled:
             result.records.append(PassRecord(name, 0.0, len(g), len(g), skipped=True))
             continue
-        if _selected(flags.PRINT_BEFORE, name):
-            print(f"--- IR before {name} ---\n{format_graph(g)}", file=sys.stderr)
-        _dump("before", index, name, g)
-        t0 = time.perf_counter()
-        try:
-            out = fn(g)
-        except GraphccError as e:
-            raise _pass_error(name, done, g, e) from None
-        except Exception as e:  # a bug in the pass: say which and where
-            raise _pass_error(name, done, g, e) from e
-        seconds = time.perf_counter() - t0
-        analysis = None
-        if isinstance(out, tuple):
-            out, analysis = out
-        if not isinstance(out, Graph):
-            raise PassError(f"pass {name!r} returned {type(out).__name__}, not a Graph")
-        if verify_each:
-            try:
-                verify(out)
-            except VerifyError as e:
-                raise _pass_error(name, done, out, e, "produced an invalid graph") from None
-        result.records.append(PassRecord(name, seconds, len(g), len(out), analysis))
-        if analysis is not None:
-            result.analyses[name] = analysis
-        if _selected(flags.PRINT_AFTER, name) or flags.DEBUG >= 3:
-            print(f"--- IR after {name} ---\n{format_graph(out)}", file=sys.stderr)
-        _dump("after", index, name, out)
-        done.append(name)
+        out = _run_one(name, fn, g, index, result, done, verify_each)
+        # what a later pass invalidates is made valid again: the kernels fusion found (a
+        # pass that rebuilds the graph drops them) and the memory plan (made for one graph)
+        if name != "plan_memory" and out is not g:
+            if name != "fuse" and g.kernels and not out.kernels and "fuse" in done:
+                out = _run_one("fuse", PASSES["fuse"], out, index, result, done, verify_each,
+                               f"again: {name} dropped the kernels")
+            if "plan_memory" in result.analyses:
+                out = _run_one("plan_memory", PASSES["plan_memory"], out, index, result,
+                               done, verify_each, f"again: {name} changed the planned graph")
         g = out
     result.graph = g
     return result
+
+
+def _run_one(name, fn, g, index, result, done, verify_each, why=""):
+    """Run one pass with everything the driver adds: printing, dumps, timing, verification,
+    errors naming the pass; record it (``why``: a re-run and its reason)."""
+    if _selected(flags.PRINT_BEFORE, name):
+        print(f"--- IR before {name} ---\n{format_graph(g)}", file=sys.stderr)
+    _dump("before", index, name, g)
+    t0 = time.perf_counter()
+    try:
+        out = fn(g)
+    except GraphccError as e:
+        raise _pass_error(name, done, g, e) from None
+    except Exception as e:  # a bug in the pass: say which and where
+        raise _pass_error(name, done, g, e) from e
+    seconds = time.perf_counter() - t0
+    analysis = None
+    if isinstance(out, tuple):
+        out, analysis = out
+    if not isinstance(out, Graph):
+        raise PassError(f"pass {name!r} returned {type(out).__name__}, not a Graph")
+    if verify_each:
+        try:
+            verify(out)
+        except VerifyError as e:
+            raise _pass_error(name, done, out, e, "produced an invalid graph") from None
+    label = f"{name} ({why})" if why else name
+    result.records.append(PassRecord(label, seconds, len(g), len(out), analysis))
+    if analysis is not None:
+        result.analyses[name] = analysis
+    if _selected(flags.PRINT_AFTER, name) or flags.DEBUG >= 3:
+        print(f"--- IR after {label} ---\n{format_graph(out)}", file=sys.stderr)
+    _dump("after", index, name, out)
+    done.append(name)
+    return out
 
 
 def _pass_error(name, done, g, err, what="failed"):
