@@ -467,11 +467,11 @@ def run_case(case, args, torch, jax):
             continue
         built[name] = s
     ref = check[BASE]
-    errors = {}
+    errors, worst = {}, {}
     for name, res in check.items():
         if name == BASE:
             continue
-        errors[name] = max(relerr(res[k], ref[k]) for k in ref)
+        errors[name], worst[name] = max((relerr(res[k], ref[k]), k) for k in ref)
     bad = {k: e for k, e in errors.items() if not e <= TOL}
     fns = {name: s.__call__ for name, s in built.items() if name not in bad}
     # calibrate: more calls for fast cases (at least args.calls, about args.budget s per case)
@@ -488,7 +488,7 @@ def run_case(case, args, torch, jax):
             if name not in bad:
                 final[name] = float(s.result()["loss"][0])
     r = {"case": cid, "model": wid, "mode": mode, "batch": batch, "errors": errors,
-         "excluded": bad, "failed": failed, "first_call_s": first, "stats": stats,
+         "worst_key": worst, "excluded": bad, "failed": failed, "first_call_s": first, "stats": stats,
          "final_loss": final}
     if wid == "W4":
         r["bandwidth_floor"] = w4_floor(stats, ref["out"], 3 if args.quick else 7)
@@ -504,7 +504,12 @@ def print_case(r):
     for k, why in r["failed"].items():
         print(f"  {k}: skipped, it failed to build or run: {why}")
     for k, e in r["excluded"].items():
-        print(f"  {k}: EXCLUDED, outputs disagree ({e:.2e} > {TOL})")
+        print(f"  {k}: EXCLUDED, outputs disagree ({e:.2e} > {TOL}; largest in "
+              f"{r['worst_key'][k]})")
+        if r["mode"] == "training" and e < 10 * TOL:
+            print("    (close to the tolerance: in a ReLU net, a pre-activation within rounding "
+                  "of 0 that lands on the other side of the kink in one system changes that "
+                  "sample's gradient below it by about this much)")
     print("  first call in this process, untimed in the figures below (s): " +
           ", ".join(f"{k} {v:.3g}" for k, v in r["first_call_s"].items()))
     if r["final_loss"]:

@@ -5,6 +5,7 @@ import importlib
 
 _WHERE = {
     "Graph": "graph", "GraphBuilder": "graph", "Node": "graph", "interpret": "interp",
+    "Kernel": "graph", "kernel_record": "graph",
     "to_networkx": "nx", "format_graph": "printer", "dumps": "serialize",
     "from_dict": "serialize", "loads": "serialize", "to_dict": "serialize",
     "TensorType": "types", "canon_dtype": "types", "verify": "verifier",

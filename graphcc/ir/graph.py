@@ -47,13 +47,71 @@ class Node:
         return dict(self.attrs)
 
 
+class Kernel(tuple):
+    """A fused kernel, as the fusion pass found it.
+
+    A ``Kernel`` *is* the tuple of its member node indices (consecutive and ascending), so
+    code that walks members works on it, and it carries what fusion knew: ``kind``
+    ("elementwise", "reduction" or "opaque"), ``domain`` (the loop shape: the members' shape,
+    a reduction's input shape, the opaque op's output shape), ``reduce_axes``, ``anchor``
+    (the opaque op an epilogue follows), ``inputs`` (values read from outside the kernel)
+    and ``outputs`` (members that must be materialised: read outside it, or graph outputs).
+    Equality is the members' (two records of the same nodes are the same kernel)."""
+
+    def __new__(cls, members, kind="elementwise", domain=(), reduce_axes=(), anchor=None,
+                inputs=(), outputs=()):
+        k = super().__new__(cls, members)
+        k.kind, k.domain, k.reduce_axes, k.anchor = kind, tuple(domain), tuple(reduce_axes), \
+            anchor
+        k.inputs, k.outputs = tuple(inputs), tuple(outputs)
+        return k
+
+    def __reduce__(self):
+        return (Kernel, (tuple(self), self.kind, self.domain, self.reduce_axes, self.anchor,
+                         self.inputs, self.outputs))
+
+    def __repr__(self):
+        extra = f", anchor=%{self.anchor}" if self.anchor is not None else ""
+        return (f"Kernel({self.kind}, members={tuple(self)}, domain={self.domain}, "
+                f"inputs={self.inputs}, outputs={self.outputs}{extra})")
+
+    def moved(self, members, nodes, outputs) -> "Kernel":
+        """The same kernel at new node indices ``members`` of a graph with ``nodes`` and
+        ``outputs`` (inputs and outputs recomputed there; the anchor follows its node)."""
+        anchor = None
+        if self.anchor is not None and self.anchor in self:
+            anchor = members[tuple(self).index(self.anchor)] if len(members) == len(self) \
+                else None
+        return kernel_record(nodes, outputs, members, self.kind, self.domain,
+                             self.reduce_axes, anchor)
+
+
+def kernel_record(nodes, outputs, members, kind="elementwise", domain=(), reduce_axes=(),
+                  anchor=None) -> Kernel:
+    """A ``Kernel`` of ``members`` with its inputs and outputs worked out from the graph."""
+    ms = set(members)
+    inputs: list[int] = []
+    for m in members:
+        for j in nodes[m].inputs:
+            if j not in ms and j not in inputs:
+                inputs.append(j)
+    read_outside = set()
+    for i, n in enumerate(nodes):
+        if i not in ms:
+            read_outside.update(j for j in n.inputs if j in ms)
+    outs = set(outputs)
+    materialised = [m for m in members if m in read_outside or m in outs]
+    return Kernel(tuple(members), kind, domain, reduce_axes, anchor, inputs, materialised)
+
+
 @dataclass(frozen=True)
 class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[int, ...]
     consts: Mapping[str, np.ndarray] = field(default_factory=dict)
-    # fused kernels: each a run of consecutive node indices executed as one kernel; values
-    # read only inside their kernel are never materialised (set by the fusion pass)
+    # fused kernels (``Kernel`` records): each a run of consecutive node indices executed as
+    # one kernel; values read only inside their kernel are never materialised (set by the
+    # fusion pass)
     kernels: tuple[tuple[int, ...], ...] = ()
 
     # ---------------------------------------------------------------- queries
@@ -98,12 +156,14 @@ class Graph:
             nodes.append(Node(n.op, tuple(remap[i] for i in n.inputs), n.shape, n.dtype,
                               n.attrs, n.loc))
         used = {n.attr("name") for n in nodes if n.op == "const"}
+        new_outputs = tuple(remap[o] for o in outputs)
         kernels = []
         for k in self.kernels:
             kept = tuple(remap[i] for i in k if i in remap)
             if len(kept) > 1 and kept == tuple(range(kept[0], kept[-1] + 1)):
-                kernels.append(kept)
-        return Graph(tuple(nodes), tuple(remap[o] for o in outputs),
+                kernels.append(k.moved(kept, nodes, new_outputs) if isinstance(k, Kernel)
+                               else kernel_record(nodes, new_outputs, kept))
+        return Graph(tuple(nodes), new_outputs,
                      {k: v for k, v in self.consts.items() if k in used}, tuple(kernels))
 
     def with_outputs(self, outputs: Sequence[int]) -> "Graph":

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ops
 from ..errors import GraphccError
-from .graph import Graph, Node
+from .graph import Graph, Node, kernel_record
 from .types import TensorType
 
 FORMAT = "graphcc-ir"
@@ -35,7 +35,10 @@ def to_dict(g: Graph) -> dict:
     d = {"format": FORMAT, "version": VERSION, "nodes": nodes, "outputs": list(g.outputs),
          "consts": consts}
     if g.kernels:
-        d["kernels"] = [list(k) for k in g.kernels]
+        d["kernels"] = [{"members": list(k), "kind": getattr(k, "kind", "elementwise"),
+                         "domain": list(getattr(k, "domain", ())),
+                         "reduce_axes": list(getattr(k, "reduce_axes", ())),
+                         "anchor": getattr(k, "anchor", None)} for k in g.kernels]
     return d
 
 
@@ -57,8 +60,16 @@ def from_dict(d: dict) -> Graph:
     for k, c in d.get("consts", {}).items():
         raw = base64.b64decode(c["data"])
         consts[k] = np.frombuffer(raw, dtype=c["dtype"]).reshape(c["shape"]).copy()
-    kernels = tuple(tuple(k) for k in d.get("kernels", ()))
-    return Graph(tuple(nodes), tuple(d["outputs"]), consts, kernels)
+    outputs = tuple(d["outputs"])
+    kernels = []
+    for k in d.get("kernels", ()):
+        if isinstance(k, dict):       # a record (older documents hold member lists)
+            kernels.append(kernel_record(nodes, outputs, tuple(k["members"]),
+                                         k.get("kind", "elementwise"), tuple(k.get("domain", ())),
+                                         tuple(k.get("reduce_axes", ())), k.get("anchor")))
+        else:
+            kernels.append(kernel_record(nodes, outputs, tuple(k)))
+    return Graph(tuple(nodes), outputs, consts, tuple(kernels))
 
 
 def loads(text: str) -> Graph:

@@ -75,3 +75,13 @@ def _verify_kernels(g) -> None:
             seen.add(i)
             if g.nodes[i].op in ("input", "const"):
                 _fail(g, i, f"kernel {k} contains a graph input or constant")
+        if hasattr(ks, "inputs"):       # a Kernel record: what it says must still hold
+            from .graph import kernel_record
+            fresh = kernel_record(g.nodes, g.outputs, tuple(ks))
+            if set(fresh.inputs) != set(ks.inputs) or set(fresh.outputs) != set(ks.outputs):
+                raise VerifyError(f"kernel {k} record is stale: it reads {ks.inputs} and "
+                                  f"writes {ks.outputs}, the graph says {fresh.inputs} and "
+                                  f"{fresh.outputs} (a pass edited it without updating "
+                                  "Graph.kernels)")
+            if ks.anchor is not None and ks.anchor not in ks:
+                raise VerifyError(f"kernel {k}: anchor %{ks.anchor} is not a member")

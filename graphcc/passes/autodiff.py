@@ -17,7 +17,7 @@ from typing import Sequence
 
 from .. import ops
 from ..errors import GraphccError
-from ..ir.graph import Graph, GraphBuilder
+from ..ir.graph import Kernel, kernel_record, Graph, GraphBuilder
 from ..ops.registry import GradCtx
 from .manager import register_pass
 
@@ -126,6 +126,11 @@ def split_forward_backward(g: Graph) -> tuple[Graph, int]:
     from dataclasses import replace
     nodes = tuple(replace(g.nodes[old], inputs=tuple(remap[j] for j in g.nodes[old].inputs))
                   for old in order)
-    kernels = tuple(tuple(sorted(remap[i] for i in k)) for k in g.kernels)
-    kernels = tuple(k for k in kernels if k == tuple(range(k[0], k[0] + len(k))))
-    return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts, kernels), len(fwd)
+    outputs = tuple(remap[o] for o in g.outputs)
+    kernels = []
+    for k in g.kernels:
+        moved = tuple(sorted(remap[i] for i in k))
+        if moved == tuple(range(moved[0], moved[0] + len(moved))):
+            kernels.append(k.moved(moved, nodes, outputs) if isinstance(k, Kernel)
+                           else kernel_record(nodes, outputs, moved))
+    return Graph(nodes, outputs, g.consts, tuple(kernels)), len(fwd)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import ops
-from ..ir.graph import Graph
+from ..ir.graph import Graph, kernel_record
 from ..ops.registry import norm_axes, norm_axis
 from .manager import register_pass
 
@@ -84,6 +84,7 @@ class _Fuser:
                 a |= self.anc[j] | (1 << j)
             self.anc.append(a)
         self.group_of: dict[int, _Group] = {}
+        self.meta: dict[int, tuple] = {}      # id(member list) -> what the record keeps
         from ..ir.phases import forward_region
         self.fwd_bits = 0
         for i in forward_region(g):
@@ -220,10 +221,23 @@ class _Fuser:
             if grp is not None and id(grp) not in seen:
                 seen.add(id(grp))
                 groups.append(sorted(grp.members))
+                self.meta[id(groups[-1])] = _meta(g, grp)
         return groups
 
 
-def _reorder(g: Graph, groups) -> Graph:
+_KIND = {"ew": "elementwise", "red": "reduction", "opaque": "opaque"}
+
+
+def _meta(g: Graph, grp: _Group):
+    """(kind, domain, reduced axes, anchor) of a group, for its ``Kernel`` record."""
+    if grp.kind == "red":
+        return _KIND["red"], grp.red_key[0], grp.red_key[1], None
+    if grp.kind == "opaque":
+        return _KIND["opaque"], g.nodes[grp.anchor].shape, (), grp.anchor
+    return _KIND["ew"], g.nodes[max(grp.members)].shape, (), None
+
+
+def _reorder(g: Graph, groups, meta=None) -> Graph:
     unit_of = {}
     units = []
     for members in groups:
@@ -263,9 +277,16 @@ def _reorder(g: Graph, groups) -> Graph:
     remap = {old: new for new, old in enumerate(new_order)}
     nodes = tuple(replace(g.nodes[old], inputs=tuple(remap[j] for j in g.nodes[old].inputs))
                   for old in new_order)
-    kernels = tuple(tuple(remap[m] for m in units[u]) for u in order if len(units[u]) > 1)
-    kernels = tuple(tuple(sorted(k)) for k in kernels)
-    return Graph(nodes, tuple(remap[o] for o in g.outputs), g.consts, kernels)
+    outputs = tuple(remap[o] for o in g.outputs)
+    kernels = []
+    for u in order:
+        if len(units[u]) > 1:
+            kind, domain, axes, anchor = (meta or {}).get(
+                id(units[u]), ("elementwise", g.nodes[units[u][-1]].shape, (), None))
+            kernels.append(kernel_record(nodes, outputs, sorted(remap[m] for m in units[u]),
+                                         kind, domain, axes,
+                                         None if anchor is None else remap[anchor]))
+    return Graph(nodes, outputs, g.consts, tuple(kernels))
 
 
 class _Cycle(Exception):
@@ -277,13 +298,14 @@ class _Cycle(Exception):
 @register_pass("fuse")
 def fuse(g: Graph) -> Graph:
     """Group nodes into kernels (``Graph.kernels``); see the module comment."""
-    groups = [m for m in _Fuser(g).run() if len(m) > 1]
+    fuser = _Fuser(g)
+    groups = [m for m in fuser.run() if len(m) > 1]
     # Each merge is checked for cycles through outside nodes, but separately formed groups
     # can still depend on each other both ways (a1 -> b1 and b2 -> a2); then the largest group
     # on the cycle is dissolved and the order retried.
     while True:
         try:
-            return _reorder(g, groups)
+            return _reorder(g, groups, fuser.meta)
         except _Cycle as c:
             if c.group is None:
                 raise RuntimeError("fusion: a cycle without a fused group (a bug)") from None
