@@ -50,17 +50,24 @@ import tempfile
 import time
 
 # XLA reads XLA_FLAGS once, when JAX's CPU client starts: set them before anything imports jax.
-# The first token must start with "--" (XLA takes a lone first word for a file of flags).
+# Measured with jaxlib 0.10: neither caps the threads of XLA's dots (XLA sizes its CPU thread
+# pools from the CPUs the process may run on; the header says how many). A first word without
+# "--" is taken for a file of flags, so the dashed flags go first.
 XLA_THREAD_FLAGS = ["--xla_cpu_multi_thread_eigen=false",
                     f"intra_op_parallelism_threads={_common.THREADS}"]
 
 
 def _set_xla_flags():
     have = os.environ.get("XLA_FLAGS", "").split()
-    names = {f.split("=", 1)[0] for f in have}
-    add = [f for f in XLA_THREAD_FLAGS if f.split("=", 1)[0] not in names]
+    names = {f.lstrip("-").split("=", 1)[0] for f in have}
+    add = [f for f in XLA_THREAD_FLAGS if f.lstrip("-").split("=", 1)[0] not in names]
+    dashed = [f for f in add if f.startswith("--")]
+    plain = [f for f in add if not f.startswith("--")]
+    words = dashed + have
+    if words and words[0].startswith("--"):
+        words += plain
     if add:
-        os.environ["XLA_FLAGS"] = " ".join(add[:1] + have + add[1:])
+        os.environ["XLA_FLAGS"] = " ".join(words)
 
 
 _set_xla_flags()
@@ -100,7 +107,7 @@ def _jax():
         import jax.numpy  # noqa: F401
         jax.devices("cpu")
     except Exception as e:               # noqa: BLE001 - any failure: no JAX peer
-        return None, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        return None, _short(e)
     return jax, None
 
 
@@ -488,8 +495,8 @@ def run_case(case, args, torch, jax):
             if name not in bad:
                 final[name] = float(s.result()["loss"][0])
     r = {"case": cid, "model": wid, "mode": mode, "batch": batch, "errors": errors,
-         "worst_key": worst, "excluded": bad, "failed": failed, "first_call_s": first, "stats": stats,
-         "final_loss": final}
+         "worst_key": worst, "excluded": bad, "failed": failed, "first_call_s": first,
+         "stats": stats, "final_loss": final}
     if wid == "W4":
         r["bandwidth_floor"] = w4_floor(stats, ref["out"], 3 if args.quick else 7)
     return r
@@ -595,8 +602,8 @@ def thread_notes(torch, jax):
                      "kernels use the same OpenMP threads)")
     if jax is not None:
         lines.append(f"#   JAX: XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}' (set before jax "
-                     f"is imported); XLA sizes its CPU thread pool from the CPUs this process "
-                     f"may run on: {cpus}")
+                     f"is imported; they do not cap the threads of XLA's dots); XLA sizes its "
+                     f"CPU thread pools from the CPUs this process may run on: {cpus}")
         if cpus and cpus > _common.THREADS:
             lines.append(f"#   warning: {cpus} CPUs are schedulable and XLA has no flag capping "
                          f"its pool, so jax-jit may use more than {_common.THREADS} threads "

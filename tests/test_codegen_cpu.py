@@ -248,6 +248,8 @@ def row_groups(draw):
     else:
         nax = draw(st.integers(1, len(shape)))
         axes = tuple(range(len(shape) - nax, len(shape)))
+        if draw(st.booleans()) and np.prod(shape[:nax]) > 1:
+            axes = tuple(range(nax))     # leading axes: a bias gradient's sum over the batch
         r = b.emit(name, [v], {"axis": axes, "keepdims": draw(st.booleans())})
     outs = [r]
     if draw(st.booleans()):                         # epilogue

@@ -57,10 +57,17 @@ class RowKernel:
             raise NotRenderable("reductions over different axes or shapes")
         ax = axes.pop()
         k = len(S) - len(ax)
-        if ax != tuple(range(k, len(S))):
-            raise NotRenderable("reduced axes are not the trailing ones")
+        # trailing reduced axes: rows of C contiguous elements; leading ones ("lead", a bias
+        # gradient's sum over the batch): the same (R, C) split, stored as (C, R)
+        self.lead = ax != tuple(range(k, len(S)))
+        if self.lead:
+            if ax != tuple(range(len(ax))):
+                raise NotRenderable("reduced axes are neither the leading nor the trailing ones")
+            k = len(ax)
         self.S, self.k = S, k
-        self.R, self.C = math.prod(S[:k]), math.prod(S[k:])
+        kept, red = (S[k:], S[:k]) if self.lead else (S[:k], S[k:])
+        self.kept_shape, self.red_shape = kept, red
+        self.R, self.C = math.prod(kept), math.prod(red)
         if self.C <= 1 or self.R == 0:
             raise NotRenderable("empty or one-element rows")
         self.level = {}
@@ -93,7 +100,7 @@ class RowKernel:
             for j in n.inputs:
                 if j not in ms:
                     self._load(j, ctx)
-        self.source = self._render()
+        self.source = self._render_lead() if self.lead else self._render()
 
     # ------------------------------------------------------------ loads
     def _load(self, j, ctx):
@@ -105,14 +112,17 @@ class RowKernel:
             p = (1,) * (len(S) - len(shape)) + tuple(shape)
             if len(p) != len(S):
                 raise NotRenderable("input of higher rank")
-            kept_full, kept_one = p[:k] == S[:k], all(d == 1 for d in p[:k])
-            red_full, red_one = p[k:] == S[k:], all(d == 1 for d in p[k:])
+            pk, pr = (p[k:], p[:k]) if self.lead else (p[:k], p[k:])
+            kept_full, kept_one = pk == self.kept_shape, all(d == 1 for d in pk)
+            red_full, red_one = pr == self.red_shape, all(d == 1 for d in pr)
             if not (kept_full or kept_one) or not (red_full or red_one):
                 # broadcast across part of the kept or reduced axes: the kernel reads a
                 # full-size copy (np.broadcast_to + reshape copies it, per call)
                 kept_full = red_full = True
                 self.expand[len(self.load_shapes)] = S
             rs = (self.R if kept_full else 1, self.C if red_full else 1)
+            if self.lead:
+                rs = rs[::-1]
         else:
             size = math.prod(shape)
             if size not in (self.R, 1):
@@ -125,6 +135,8 @@ class RowKernel:
     def _index(self, j, ctx):
         p = self.loads[(j, ctx)]
         rs = self.load_shapes[p]
+        if ctx == "elem" and self.lead:
+            return f"x{p}[{'c' if rs[0] != 1 else '0'}, {'r' if rs[1] != 1 else '0'}]"
         if ctx == "elem":
             return f"x{p}[{'r' if rs[0] != 1 else '0'}, {'c' if rs[1] != 1 else '0'}]"
         return f"x{p}[{'r' if rs[0] != 1 else '0'}]"
@@ -234,4 +246,68 @@ class RowKernel:
         return "\n".join(lines) + "\n"
 
     def out_shape(self, m):
-        return (self.R, self.C) if self.level[m] == "elem" else (self.R,)
+        if self.level[m] != "elem":
+            return (self.R,)
+        return (self.C, self.R) if self.lead else (self.R, self.C)
+
+    def _render_lead(self):
+        """A reduction over the leading axes: one accumulator per kept element, updated
+        while walking the input in memory order, then the per-row epilogue."""
+        nodes = self.nodes
+        reds = list(self.specs)
+        if len(reds) != 1:
+            raise NotRenderable("several reductions over leading axes")
+        m = reds[0]
+        spec = self.specs[m]
+        if [st[0] for st in spec] != ["acc", "out"] or self.level[m] != "row":
+            raise NotRenderable(f"{nodes[m].op} over leading axes")
+        if any(self.level[e] == "row" and e < m for e in self.members):
+            raise NotRenderable("a per-row value before a reduction over leading axes")
+        if any(self.level[e] == "elem" and e > m for e in self.members):
+            raise NotRenderable("an elementwise value after a reduction over leading axes")
+        n = nodes[m]
+        dt = n.dtype
+        params = ["R", "C"] + [f"x{p}" for p in range(len(self.load_shapes))] + \
+            [f"o{q}" for q in range(len(self.outputs))]
+        acc = f"{spec[0][1]}_{m}"
+        lines = ["@njit(cache=_CACHE, error_model='numpy', fastmath={'reassoc'})",
+                 f"def kernel({', '.join(params)}):",
+                 f"    Cf = np.{dt}(C)",
+                 f"    acc = np.empty(R, np.{dt})",
+                 "    for r in range(R):",
+                 f"        acc[r] = np.{dt}({typed_literals(spec[0][2], dt)})",
+                 "    for c in range(C):",
+                 "        for r in range(R):"]
+        body = "            "
+        names = {}
+        ms = set(self.members)
+        for e in self._closure([n.inputs[0]] + [v for v in self.outputs
+                                                 if self.level[v] == "elem"]):
+            en = nodes[e]
+            args = [names[j] if j in names else self._index(j, "elem") for j in en.inputs]
+            expr = expression(en, args, nodes[en.inputs[0]].dtype if en.inputs else en.dtype)
+            lines.append(f"{body}e{e} = np.{en.dtype}({expr})")
+            names[e] = f"e{e}"
+        x = n.inputs[0]
+        xname = names[x] if x in names else self._index(x, "elem")
+        upd = self._fmt(m, spec[0][3], [xname])
+        lines.append(f"{body}{acc} = acc[r]")
+        lines.append(f"{body}acc[r] = np.{dt}({upd})")
+        for q, v in enumerate(self.outputs):
+            if self.level[v] == "elem":
+                lines.append(f"{body}o{q}[c, r] = {names[v]}")
+        lines.append("    for r in range(R):")
+        pad = "        "
+        lines.append(f"{pad}{acc} = acc[r]")
+        lines.append(f"{pad}t{m} = np.{dt}({self._spec_out(m, ['?'])})")
+        for e in self.members:
+            if e == m or self.level[e] != "row" or e < m:
+                continue
+            en = nodes[e]
+            args = [f"t{j}" if j in ms else self._index(j, "row") for j in en.inputs]
+            expr = expression(en, args, nodes[en.inputs[0]].dtype if en.inputs else en.dtype)
+            lines.append(f"{pad}t{e} = np.{en.dtype}({expr})")
+        for q, v in enumerate(self.outputs):
+            if self.level[v] == "row":
+                lines.append(f"{pad}o{q}[r] = t{v}")
+        return "\n".join(lines) + "\n"
