@@ -101,11 +101,12 @@ class Executable:
         prog = self.reference_program if reference else self.program
         return prog.run_forward([_np(a) for a in arrays], hook, static)
 
-    def backward(self, saved, head_grads, hook=None, keep_saved=False):
+    def backward(self, saved, head_grads, hook=None, keep_saved=False, out=None):
         """Run the backward region on a forward's state; ``keep_saved``: leave that state
-        intact for another backward."""
+        intact for another backward; ``out``: per gradient, an array to write it into (or
+        None), such as a parameter's gradient buffer."""
         prog = saved.program if getattr(saved, "program", None) is not None else self.program
-        return prog.run_backward(saved, [_np(h) for h in head_grads], hook, keep_saved)
+        return prog.run_backward(saved, [_np(h) for h in head_grads], hook, keep_saved, out)
 
     def coverage(self) -> dict:
         """How many nodes run generated code, BLAS, the reference implementation, or are

@@ -285,3 +285,50 @@ def test_softmax_of_infinities_and_nan_rows():
                  np.float32)
     for got, want in zip(exe(x), interpret(g, [x])):
         np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("shared_elsewhere", [False, True, "called twice"])
+def test_parameter_gradients_are_written_into_their_buffers(monkeypatch, shared_elsewhere):
+    """A training step's backward writes each parameter's gradient straight into
+    ``Parameter.grad`` (no fresh gradient array); a parameter that also gets gradient from
+    outside the block is accumulated the ordinary way, and both give the eager numbers."""
+    from graphcc import autograd, nd
+    from graphcc.compiler import Executable
+    from graphcc.gluon import nn
+    seen = []
+    real = Executable.backward
+
+    def spy(self, saved, heads, hook=None, keep_saved=False, out=None):
+        res = real(self, saved, heads, hook, keep_saved, out)
+        seen.append((out, res))
+        return res
+    monkeypatch.setattr(Executable, "backward", spy)
+    results = []
+    for hybrid in (False, True):
+        graphcc.random.seed(5)
+        net = nn.HybridSequential()
+        net.add(nn.Dense(6, in_units=4, activation="relu"), nn.Dense(3, in_units=6))
+        net.initialize()
+        if hybrid:
+            net.hybridize(backend="cpu")
+        x = nd.array(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+        w = net[0].weight
+        buf = w.grad()._data
+        with autograd.record():
+            y = net(x).sum()
+            if shared_elsewhere == "called twice":     # two compiled backwards, one buffer
+                y = y + net(x * 2).sum()
+            elif shared_elsewhere:           # the weight is also used outside the block
+                y = y + (w.data() * w.data()).sum()
+        y.backward()
+        assert w.grad()._data is buf
+        results.append([p.grad().asnumpy().copy() for p in net.collect_params().values()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    out, res = seen[-1]
+    wrote = [r.shape for o, r in zip(out, res) if o is not None and r is o]
+    if shared_elsewhere == "called twice":
+        assert wrote == []
+    else:
+        assert sorted(wrote) == sorted([(6,), (3, 6), (3,)] +
+                                       ([] if shared_elsewhere else [(6, 4)]))

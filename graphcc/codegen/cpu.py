@@ -44,6 +44,12 @@ class _Ctx:
             for j in g.nodes[i].inputs:
                 self.readers.setdefault(j, []).append(i)
         self.outputs = set(g.outputs)
+        # a backward phase's gradients live outside the plan; the runtime gives each a
+        # destination among the slots (a parameter's gradient buffer, or a fresh array)
+        self.grad_outs = set()
+        if start > 0 and plan is not None:
+            self.grad_outs = {v for v in keep if v >= start and v not in plan.storage_of
+                              and g.nodes[v].op != "input"}
 
     def needed(self, unit) -> list[int]:
         """Members of ``unit`` that must exist as arrays after it runs."""
@@ -54,6 +60,8 @@ class _Ctx:
 
     def slotted(self, v) -> bool:
         plan = self.plan
+        if plan is not None and v in self.grad_outs:
+            return True           # the runtime puts its destination in the slots
         if plan is None or v not in plan.storage_of:
             return False
         n = self.g.nodes[v]

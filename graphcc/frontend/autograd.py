@@ -217,6 +217,15 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
         _accumulate(grads, (id(h._ag_node), h._ag_index), hg, F)
     nodes = _topo([h._ag_node for h in heads])
     leaves: dict = {}
+    # leaves whose gradient comes from exactly one place: a compiled backward may write it
+    # straight into the leaf's gradient buffer (grad_req "write")
+    refs: dict = {}
+    for h in heads:
+        refs[id(h._ag_node)] = refs.get(id(h._ag_node), 0) + 1
+    for node in nodes:
+        for p in node.parents:
+            if p is not None:
+                refs[id(p[0])] = refs.get(id(p[0]), 0) + 1
     with _scope(create_graph, train_mode):
         for h in heads:
             if isinstance(h._ag_node, Leaf):
@@ -232,7 +241,10 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
                 raise AutogradError(
                     f"the graph through {node.name} was freed by an earlier backward(); pass "
                     "retain_graph=True to the first backward to differentiate it twice")
-            in_grads = _node_backward(node, outs, F, retain_graph)
+            dests = None
+            if not create_graph and getattr(node.backward_fn, "accepts_dests", False):
+                dests = [_grad_dest(p, refs) for p in node.parents]
+            in_grads = _node_backward(node, outs, F, retain_graph, dests)
             if node.on_backward is not None:
                 with _scope(False, train_mode):
                     node.on_backward()
@@ -249,11 +261,23 @@ def _run(heads, head_grads, retain_graph, create_graph, train_mode):
     return leaves, leaf_grads
 
 
-def _node_backward(node, outs, F, retain_graph):
+def _grad_dest(parent, refs):
+    """The gradient buffer a backward may write a parent's gradient into, or None."""
+    if parent is None or not isinstance(parent[0], Leaf) or refs.get(id(parent[0])) != 1:
+        return None
+    leaf = parent[0]
+    arr = leaf.array()
+    if arr is None or leaf.grad_req != "write" or arr._grad is None:
+        return None
+    return arr._grad._data
+
+
+def _node_backward(node, outs, F, retain_graph, dests=None):
     if node.backward_fn is not None:
         filled = [g if g is not None else F.zeros(shape=t.shape, dtype=t.dtype)
                   for g, t in zip(outs, node.out_types)]
-        res = node.backward_fn(filled, retain_graph)
+        res = node.backward_fn(filled, retain_graph) if dests is None else \
+            node.backward_fn(filled, retain_graph, dests)
         res = list(res) if isinstance(res, (list, tuple)) else [res]
         from .ndarray import NDArray
         for k, (g, t) in enumerate(zip(res, node.in_types)):
@@ -291,7 +315,7 @@ def backward(heads, head_grads=None, retain_graph=False, train_mode=True, create
             continue
         if leaf.grad_req == "add":
             arr._grad._data += g._data
-        else:
+        elif g._data is not arr._grad._data:     # (a compiled backward may have written it)
             arr._grad._data[...] = g._data
         if create_graph and g._ag_node is not None:
             arr._grad._ag_node, arr._grad._ag_index = g._ag_node, g._ag_index

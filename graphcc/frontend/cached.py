@@ -228,17 +228,18 @@ class CachedGraphs:
             exe = entry.exe
             aux_targets = entry.trace.aux_targets
 
-            def backward(out_grads, retain_graph):
+            def backward(out_grads, retain_graph, dests=None):
                 if autograd.is_recording():       # autograd.grad(..., create_graph=True)
                     raise AutogradError(
                         f"{type(self.block).__name__}: create_graph=True (higher-order "
                         "gradients) cannot go through a hybridized block, whose compiled "
                         "backward is not recorded; call the block without hybridize()")
                 grads = exe.backward(saved, [g._data for g in out_grads],
-                                     keep_saved=retain_graph)
+                                     keep_saved=retain_graph, out=dests)
                 for p, value in zip(aux_targets, aux_values):
                     np.copyto(p.data(ctx)._data, value, casting="unsafe")
                 return [NDArray(gr, ctx) for gr in grads]
+            backward.accepts_dests = True    # gradients may go straight to grad buffers
             autograd.record_custom(type(self.block).__name__, targets, results, backward)
         return _rebuild(entry.trace.out_format, iter(results))
 

@@ -73,6 +73,14 @@ class Program:
                     off = plan.storages[sid].offset
                     self._layout.append((v, off, off + n.nbytes, n.dtype, n.shape))
         self._fresh = {v for v, *_ in self._out_layout}
+        # gradient outputs computed by the backward (outside the plan): position -> value
+        self._grad_slots = {}
+        if plan is not None:
+            for k, v in enumerate(g.outputs[self.n_fwd:]):
+                n = g.nodes[v]
+                if v >= self.k and v not in plan.storage_of and n.op != "input" and \
+                        v not in {w for w, *_ in self._grad_slots.values()}:
+                    self._grad_slots[k] = (v, n.shape, np.dtype(n.dtype))
         self._in_types = {i: (g.nodes[i].shape, np.dtype(g.nodes[i].dtype))
                           for i in self.input_ids}
 
@@ -136,7 +144,7 @@ class Program:
             return np.array(value, copy=True)
         return value
 
-    def run_backward(self, saved: "Saved", head_grads, hook=None, keep_saved=False):
+    def run_backward(self, saved: "Saved", head_grads, hook=None, keep_saved=False, out=None):
         """Gradients from the state ``run_forward`` returned. The backward's values share the
         forward's arena, so they overwrite saved values once those are read for the last
         time: with ``keep_saved`` (a later backward will follow) they go to a fresh arena."""
@@ -150,6 +158,16 @@ class Program:
                 slots = self._slots()
             else:
                 saved.consumed = True
+        if slots is not None and self._grad_slots:
+            # gradients leave the plan: each goes to its destination (a parameter's gradient
+            # buffer) when one is given, else to a fresh array, written by its kernel directly
+            slots = dict(slots)
+            for k, (v, shape, dtype) in self._grad_slots.items():
+                d = out[k] if out is not None and k < len(out) else None
+                if d is None or d.shape != shape or d.dtype != dtype or \
+                        not d.flags.c_contiguous:
+                    d = np.empty(shape, dtype)
+                slots[v] = d
         env = dict(saved.values)
         heads = self.bind_inputs(head_grads, self.head_ids)
         given = list(heads.values())
