@@ -513,8 +513,9 @@ def main(argv=None):
               "leaves the process); tracemalloc: peak of NumPy's traced")
         print("   allocations over one steady step; first step: peak RSS growth over the first "
               "step (trace + compile + run); MiB")
-        print("   params: bytes of the parameter gradients (outside the plan: the backward "
-              "returns them as fresh arrays)")
+        print("   params: bytes of the parameter gradients (outside the plan; the cpu backend "
+              "writes them straight into the parameters' gradient buffers, so a steady step "
+              "allocates none)")
         print(f"{'model':<6}{'variant':<11}{'planned':>10}{'params':>10}{'RSS step':>10}"
               f"{'tracemalloc':>12}{'RSS/plan':>10}{'first step':>11}")
         for r in results:

@@ -753,8 +753,6 @@ def main(argv=None):
         out = []
         for r in results:
             stats = {k: s.as_dict() for k, s in r["stats"].items()}
-            if HYBRID in stats:        # the name older readers of this file look for
-                stats["graphcc-hybrid"] = dict(stats[HYBRID], alias_of=HYBRID)
             out.append({k: v for k, v in r.items() if k != "stats"} | {"stats": stats})
         with open(args.json, "w") as f:
             json.dump({"cases": out, "first_call": first, "threads": _common.THREADS,

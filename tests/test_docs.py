@@ -37,3 +37,15 @@ def test_readme_op_table_is_generated_from_the_registry():
     assert m, "README.md lacks the generated op table markers"
     assert m.group(1).strip() == op_table().strip(), \
         "README op table is stale: run `python -m graphcc.ops.doc --write README.md`"
+
+
+def test_readme_speed_figures_are_the_benchmark_files():
+    """The README's speed table is copied from bench/results/speed.txt, not typed in."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    m = re.search(r"<!-- speed:begin -->\n```\n(.*?)```\n<!-- speed:end -->", readme, re.S)
+    assert m, "README.md lacks the speed block markers"
+    speed = open(os.path.join(ROOT, "bench", "results", "speed.txt")).read()
+    summary = speed[speed.index("## summary: median"):speed.index("## first call")].strip()
+    first = speed[speed.index("## first call"):speed.index("# load average at end")].strip()
+    assert m.group(1).strip() == summary + "\n\n" + first, \
+        "README speed figures differ from bench/results/speed.txt: copy them again"
