@@ -215,6 +215,21 @@ def _ew_kernel(members, inputs, outputs, domain, nodes, what):
     return k
 
 
+def _dests(outs, direct, slotted, types, slots):
+    """Where a step's kernel writes each output: its slot when it may write there directly,
+    else a fresh array (copied into the slot afterwards by ``_publish``)."""
+    return [slots[v] if sl and dr and slots is not None else np.empty(shape, dtype)
+            for v, dr, sl, (shape, dtype) in zip(outs, direct, slotted, types)]
+
+
+def _publish(env, outs, dests, slotted, slots):
+    for v, d, sl in zip(outs, dests, slotted):
+        if sl and slots is not None and d is not slots[v]:
+            np.copyto(slots[v], d)
+            d = slots[v]
+        env[v] = d
+
+
 def _cache_counts(fn):
     """(loaded from Numba's cache, compiled) signatures of a dispatcher so far."""
     st = getattr(fn, "stats", None)
@@ -252,32 +267,14 @@ class GenStep(Step):
         # alike; otherwise it goes through a temporary
         self.direct = tuple(_direct(ctx, v, inputs, domain) for v in needed)
         self.slotted = tuple(ctx.slotted(v) for v in needed)
+        self.types = tuple((g.nodes[v].shape, g.nodes[v].dtype) for v in needed)
 
     def run(self, env, slots):
         k = self.kernel
         args = [env[j].reshape(s) for j, s in zip(self.inputs, k.in_shapes)]
-        dests = []
-        for v, direct, slotted in zip(self.outs, self.direct, self.slotted):
-            n = None
-            if slotted and slots is not None and direct:
-                d = slots[v]
-            else:
-                n = self._shape_dtype(v)
-                d = np.empty(n[0], n[1])
-            dests.append(d)
-            args.append(d.reshape(k.domain))
-        k(args)
-        for v, d, slotted in zip(self.outs, dests, self.slotted):
-            if slotted and slots is not None and d is not slots[v]:
-                np.copyto(slots[v], d)
-                d = slots[v]
-            env[v] = d
-
-    def _shape_dtype(self, v):
-        return self._types[v]
-
-    def bind_types(self, g):
-        self._types = {v: (g.nodes[v].shape, g.nodes[v].dtype) for v in self.outs}
+        dests = _dests(self.outs, self.direct, self.slotted, self.types, slots)
+        k(args + [d.reshape(k.domain) for d in dests])
+        _publish(env, self.outs, dests, self.slotted, slots)
 
 
 def _direct(ctx, v, inputs, domain) -> bool:
@@ -366,6 +363,7 @@ class OpaqueStep(Step):
         self.direct = tuple(_direct(ctx, v, [j for j in inputs if j != "mm"], a.shape)
                             for v in outs)
         self.slotted = tuple(ctx.slotted(v) for v in outs)
+        self.types = tuple((g.nodes[v].shape, g.nodes[v].dtype) for v in outs)
 
     def run(self, env, slots):
         if self.a_slot and slots is not None:
@@ -386,23 +384,9 @@ class OpaqueStep(Step):
         k = self.epi
         kargs = [buf.reshape(k.in_shapes[0])]
         kargs += [env[j].reshape(s) for j, s in zip(self.epi_inputs[1:], k.in_shapes[1:])]
-        dests = []
-        for v, direct, slotted in zip(self.epi_outs, self.direct, self.slotted):
-            if slotted and slots is not None and direct:
-                d = slots[v]
-            elif v == self.anchor and self.a_slot and slots is not None:
-                d = slots[v]
-            else:
-                n = self.g.nodes[v]
-                d = np.empty(n.shape, n.dtype)
-            dests.append(d)
-            kargs.append(d.reshape(k.domain))
-        k(kargs)
-        for v, d, slotted in zip(self.epi_outs, dests, self.slotted):
-            if slotted and slots is not None and d is not slots[v]:
-                np.copyto(slots[v], d)
-                d = slots[v]
-            env[v] = d
+        dests = _dests(self.epi_outs, self.direct, self.slotted, self.types, slots)
+        k(kargs + [d.reshape(k.domain) for d in dests])
+        _publish(env, self.epi_outs, dests, self.slotted, slots)
         if self.anchor in self.outs and self.anchor not in self.epi_outs:
             env[self.anchor] = buf
 
@@ -432,20 +416,9 @@ class RowStep(Step):
         for j, s, expand in self.loads:
             a = env[j]
             args.append((np.broadcast_to(a, expand) if expand else a).reshape(s))
-        dests = []
-        for v, direct, slotted, shp, (shape, dtype) in zip(self.outs, self.direct,
-                                                            self.slotted, self.out_shapes,
-                                                            self.types):
-            d = slots[v] if slotted and direct and slots is not None else \
-                np.empty(shape, dtype)
-            dests.append(d)
-            args.append(d.reshape(shp))
-        self.kernel(args)
-        for v, d, slotted in zip(self.outs, dests, self.slotted):
-            if slotted and slots is not None and d is not slots[v]:
-                np.copyto(slots[v], d)
-                d = slots[v]
-            env[v] = d
+        dests = _dests(self.outs, self.direct, self.slotted, self.types, slots)
+        self.kernel(args + [d.reshape(s) for d, s in zip(dests, self.out_shapes)])
+        _publish(env, self.outs, dests, self.slotted, slots)
 
 
 def _blas_call(a: Node):
@@ -577,9 +550,7 @@ def _lower(ctx, unit) -> Step:
         if not needed:
             raise render.NotRenderable("nothing to write")
         if all(r.kind in ("elementwise", "broadcast") and not r.random for r in rows):
-            st = GenStep(ctx, unit, needed)
-            st.bind_types(g)
-            return st
+            return GenStep(ctx, unit, needed)
         if any(r.kind == "reduction" for r in rows) and all(
                 r.kind in ("elementwise", "broadcast", "reduction") and not r.random
                 for r in rows):

@@ -101,15 +101,21 @@ def b2f(b):
 # call and no branch the vectoriser cannot turn into a select, then rounded to float32 (so
 # within an ulp of the correctly rounded result). float64 kernels keep libm's functions.
 
-@intrinsic
-def _bits_to_f64(typingctx, x):
-    """The float64 whose bits are the int64 ``x``."""
-    if not isinstance(x, types.Integer):
-        return None
+def _bitcast(int_t, float_t, llvm_float):
+    """An intrinsic giving the float whose bits are the integer argument."""
+    @intrinsic
+    def cast(typingctx, x):
+        if not isinstance(x, types.Integer):
+            return None
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_ir.DoubleType())
-    return types.float64(types.int64), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], llvm_float())
+        return float_t(int_t), codegen
+    return cast
+
+
+_bits_to_f64 = _bitcast(types.int64, types.float64, llvm_ir.DoubleType)
+_bits_to_f32 = _bitcast(types.int32, types.float32, llvm_ir.FloatType)
 
 
 _LOG2E = 1.4426950408889634
@@ -139,17 +145,6 @@ def exp64(x):
 def fexp32(x):
     """exp of a float32, as float32."""
     return np.float32(exp64(np.float64(x)))
-
-
-@intrinsic
-def _bits_to_f32(typingctx, x):
-    """The float32 whose bits are the int32 ``x``."""
-    if not isinstance(x, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], llvm_ir.FloatType())
-    return types.float32(types.int32), codegen
 
 
 _F = np.float32
