@@ -332,3 +332,20 @@ def test_parameter_gradients_are_written_into_their_buffers(monkeypatch, shared_
     else:
         assert sorted(wrote) == sorted([(6,), (3, 6), (3,)] +
                                        ([] if shared_elsewhere else [(6, 4)]))
+
+
+def test_backend_choice_default_flag_and_errors():
+    from graphcc import flags
+    from graphcc.errors import GraphccError
+    b = GraphBuilder()
+    x = b.input("x", TensorType((3,), "float32"))
+    g = b.build([b.emit("exp", [x])])
+    assert graphcc.compile(g).backend == "cpu"
+    with flags.override(BACKEND="interp"):
+        exe = graphcc.compile(g)
+        assert exe.backend == "interp" and not hasattr(exe.program.forward.steps[0], "run")
+    with pytest.raises(GraphccError, match="unknown backend 'nope'"):
+        graphcc.compile(g, backend="nope")
+    from graphcc.gluon import nn
+    with pytest.raises(GraphccError, match="unknown backend"):
+        nn.Dense(2).hybridize(backend="nope")
