@@ -349,3 +349,26 @@ def test_backend_choice_default_flag_and_errors():
     from graphcc.gluon import nn
     with pytest.raises(GraphccError, match="unknown backend"):
         nn.Dense(2).hybridize(backend="nope")
+
+
+def test_check_blames_the_generated_kernel_when_only_the_template_is_wrong():
+    """Eager mode and the interpreter use the op's reference implementation; a wrong template
+    changes only the generated code: check=True names that kernel and its source file."""
+    from graphcc import nd, ops
+    from graphcc.errors import CheckError
+    from graphcc.gluon import nn
+    row = ops.get("tanh")
+    old = row.expr
+    object.__setattr__(row, "expr", "math.sin({0})")      # op rows are frozen
+    try:
+        net = nn.HybridSequential()
+        net.add(nn.Dense(4, in_units=3, activation="tanh"))
+        net.initialize()
+        net.hybridize(backend="cpu", check=True)
+        with pytest.raises(CheckError) as e:
+            net(nd.array(np.linspace(-2, 2, 6, dtype=np.float32).reshape(2, 3)))
+        msg = str(e.value)
+        assert "differs from the reference interpreter" in msg and "Activation" in msg
+        assert "generated source:" in msg
+    finally:
+        object.__setattr__(row, "expr", old)
