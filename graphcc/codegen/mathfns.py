@@ -20,7 +20,7 @@ __all__ = ["math", "np", "pymod", "round_half_away", "np_maximum", "np_minimum",
            "fexp32", "ftanh32"]
 
 # no on-disk cache of their own: they are compiled into each (cached) kernel that calls them
-_OPTS = dict(error_model="numpy")
+_OPTS = dict(error_model="numpy", fastmath={"contract"})
 
 
 @njit(**_OPTS)

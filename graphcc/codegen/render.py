@@ -144,7 +144,7 @@ def render_elementwise(members, inputs, outputs, domain, in_shapes, nodes, add_t
     idx = [f"i{d}" for d in range(rank)]
     lines = []
     params = [f"x{k}" for k in range(len(inputs))] + [f"o{k}" for k in range(len(outputs))]
-    lines.append("@njit(cache=_CACHE, error_model='numpy')")
+    lines.append("@njit(cache=_CACHE, error_model='numpy', fastmath={'contract'})")
     lines.append(f"def kernel({', '.join(params)}):")
     ref = "o0"
     for d in range(rank):

@@ -203,7 +203,7 @@ class RowKernel:
         params = ["R", "C"] + [f"x{p}" for p in range(n_in)] + \
             [f"o{q}" for q in range(len(self.outputs))]
         dt = nodes[self.members[-1]].dtype
-        lines = ["@njit(cache=_CACHE, error_model='numpy', fastmath={'reassoc'})",
+        lines = ["@njit(cache=_CACHE, error_model='numpy', fastmath={'reassoc', 'contract'})",
                  f"def kernel({', '.join(params)}):",
                  f"    Cf = np.{dt}(C)",
                  "    for r in range(R):"]
@@ -270,7 +270,7 @@ class RowKernel:
         params = ["R", "C"] + [f"x{p}" for p in range(len(self.load_shapes))] + \
             [f"o{q}" for q in range(len(self.outputs))]
         acc = f"{spec[0][1]}_{m}"
-        lines = ["@njit(cache=_CACHE, error_model='numpy', fastmath={'reassoc'})",
+        lines = ["@njit(cache=_CACHE, error_model='numpy', fastmath={'reassoc', 'contract'})",
                  f"def kernel({', '.join(params)}):",
                  f"    Cf = np.{dt}(C)",
                  f"    acc = np.empty(R, np.{dt})",
