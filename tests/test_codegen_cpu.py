@@ -372,3 +372,29 @@ def test_check_blames_the_generated_kernel_when_only_the_template_is_wrong():
         assert "generated source:" in msg
     finally:
         object.__setattr__(row, "expr", old)
+
+
+@pytest.mark.parametrize("pool_type", ["max", "avg"])
+@pytest.mark.parametrize("geom", [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)),
+                                  ((3, 2), (2, 1), (1, 0))])
+@pytest.mark.parametrize("include_pad", [None, False])
+def test_pooling_forward_and_backward_are_generated(pool_type, geom, include_pad):
+    k, s, p = geom
+    b = GraphBuilder()
+    x = b.input("x", TensorType((2, 3, 7, 6), "float32"))
+    attrs = {"kernel": k, "stride": s, "pad": p, "pool_type": pool_type,
+             "count_include_pad": include_pad}
+    y = b.emit("Pooling", [x], attrs)
+    gy = b.input("gy", TensorType(g_shape := b.type(y).shape, "float32"))
+    dx = b.emit("_pool_backward", [gy, x, y], attrs)
+    g = b.build([y, b.emit("relu", [dx])])
+    exe = graphcc.compile(g, backend="cpu")
+    kinds = [st_.kind for st_ in exe.program.forward.steps]
+    assert kinds.count("generated") == len(kinds), kinds
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+    xv[0, 0, :2, :2] = 1.0                      # ties: the first cell takes the gradient
+    xv[1, 2, 3, 3] = np.nan
+    xs = [xv, rng.standard_normal(g_shape).astype(np.float32)]
+    for got, want in zip(exe(*xs), interpret(g, xs)):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, atol=1e-6, equal_nan=True)

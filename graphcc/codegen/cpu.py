@@ -29,6 +29,7 @@ from ..errors import CodegenError, GraphccError
 from ..ir.graph import Node
 from . import render
 from .cache import CACHE
+from . import pooling
 from .rows import RowKernel
 
 BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
@@ -305,6 +306,10 @@ class OpaqueStep(Step):
         self.a_inputs = a.inputs
         self.blas = _blas_call(a)
         self.kind = "blas" if self.blas is not None else "fallback"
+        if self.blas is None:
+            gen = _generated_call(g, a, _what(g, (anchor,)))
+            if gen is not None:
+                self.blas, self.kind = gen, "generated"
         self.impl, self.attrs = ops.get(a.op).impl, a.attrs_dict
         self.a_shape, self.a_dtype = a.shape, a.dtype
         epilogue = [m for m in unit if m != anchor]
@@ -419,6 +424,20 @@ class RowStep(Step):
         dests = _dests(self.outs, self.direct, self.slotted, self.types, slots)
         self.kernel(args + [d.reshape(s) for d, s in zip(dests, self.out_shapes)])
         _publish(env, self.outs, dests, self.slotted, slots)
+
+
+def _generated_call(g, a: Node, what):
+    """A generated kernel computing opaque node ``a`` into a buffer (pooling), or None."""
+    try:
+        if a.op == "Pooling":
+            k = _Kernel(pooling.pool_forward_source(a, g.nodes[a.inputs[0]].shape), what)
+            return lambda out, x: k([x, out])
+        if a.op == "_pool_backward":
+            k = _Kernel(pooling.pool_backward_source(a, g.nodes[a.inputs[1]].shape), what)
+            return lambda out, gy, x, y: k([gy, x, out])
+    except render.NotRenderable:
+        return None
+    return None
 
 
 def _blas_call(a: Node):

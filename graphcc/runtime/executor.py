@@ -106,6 +106,20 @@ class Program:
                 slots[v] = buf[:nbytes].view(dtype).reshape(shape)
         return slots
 
+    def with_grad_slots(self, slots, out=None):
+        """``slots`` plus a destination for every gradient the backward computes outside the
+        plan: ``out[k]`` (a parameter's gradient buffer) where given and fitting, else a fresh
+        array; the kernels write there directly."""
+        if slots is None or not self._grad_slots:
+            return slots
+        slots = dict(slots)
+        for k, (v, shape, dtype) in self._grad_slots.items():
+            d = out[k] if out is not None and k < len(out) else None
+            if d is None or d.shape != shape or d.dtype != dtype or not d.flags.c_contiguous:
+                d = np.empty(shape, dtype)
+            slots[v] = d
+        return slots
+
     def bind_inputs(self, arrays, ids) -> dict:
         env = {}
         types = self._in_types
@@ -158,16 +172,7 @@ class Program:
                 slots = self._slots()
             else:
                 saved.consumed = True
-        if slots is not None and self._grad_slots:
-            # gradients leave the plan: each goes to its destination (a parameter's gradient
-            # buffer) when one is given, else to a fresh array, written by its kernel directly
-            slots = dict(slots)
-            for k, (v, shape, dtype) in self._grad_slots.items():
-                d = out[k] if out is not None and k < len(out) else None
-                if d is None or d.shape != shape or d.dtype != dtype or \
-                        not d.flags.c_contiguous:
-                    d = np.empty(shape, dtype)
-                slots[v] = d
+        slots = self.with_grad_slots(slots, out)
         env = dict(saved.values)
         heads = self.bind_inputs(head_grads, self.head_ids)
         given = list(heads.values())

@@ -76,7 +76,7 @@ def _mb(n):
 
 def _flops(g, st) -> int:
     a = getattr(st, "anchor", None)
-    if a is None or getattr(st, "blas", None) is None:
+    if a is None or st.kind != "blas":
         return 0
     n = g.nodes[a]
     ins = [g.nodes[j].shape for j in n.inputs]
@@ -105,7 +105,7 @@ def coverage(g, phases) -> dict:
             kind = HOW.get(st.kind, st.kind)
             anchor = getattr(st, "anchor", None)
             if anchor is not None:       # an opaque op and its generated epilogue
-                out["BLAS" if st.blas is not None else "reference"] += 1
+                out[kind] = out.get(kind, 0) + 1
                 out["generated"] += len(st.members) - 1
             else:
                 out[kind] = out.get(kind, 0) + len(st.members)
@@ -123,7 +123,7 @@ def profile_program(program, inputs, heads=None, repeat=10) -> Profile:
         return _whole_phases(program, inputs, heads, repeat, phases)
     times: dict = {}
     for _ in range(max(1, repeat)):
-        slots = program._slots()
+        slots = program.with_grad_slots(program._slots())
         env = program.bind_inputs(inputs, program.fwd_input_ids)
         if heads is not None:
             env.update(program.bind_inputs(heads, program.head_ids))
@@ -152,7 +152,7 @@ def _whole_phases(program, inputs, heads, repeat, phases) -> Profile:
     for name, ph in phases:
         ts = []
         for _ in range(max(1, repeat)):
-            slots = program._slots()
+            slots = program.with_grad_slots(program._slots())
             env = program.bind_inputs(inputs, program.fwd_input_ids)
             if name == "backward":
                 env.update(program.bind_inputs(heads, program.head_ids))
