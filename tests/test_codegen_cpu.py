@@ -398,3 +398,34 @@ def test_pooling_forward_and_backward_are_generated(pool_type, geom, include_pad
     xs = [xv, rng.standard_normal(g_shape).astype(np.float32)]
     for got, want in zip(exe(*xs), interpret(g, xs)):
         np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("geom", [dict(kernel=(3, 3)), dict(kernel=(3, 2), stride=(2, 1)),
+                                  dict(kernel=(3, 3), pad=(1, 2), dilate=(2, 1)),
+                                  dict(kernel=(1, 1))])
+@pytest.mark.parametrize("bias", [True, False])
+def test_convolutions_run_generated_im2col_and_blas(geom, bias):
+    """Convolution, its weight gradient and its data gradient (a Deconvolution) against the
+    reference implementations."""
+    b = GraphBuilder()
+    x = b.input("x", TensorType((2, 3, 9, 8), "float32"))
+    w = b.input("w", TensorType((4, 3) + geom["kernel"], "float32"), "param")
+    ins = [x, w] + ([b.input("b", TensorType((4,), "float32"), "param")] if bias else [])
+    attrs = dict(geom, num_filter=4, no_bias=not bias)
+    y = b.emit("Convolution", ins, attrs)
+    gy = b.input("gy", TensorType(b.type(y).shape, "float32"))
+    conv_attrs = {k: v for k, v in attrs.items() if k != "no_bias"}
+    dw = b.emit("_conv_weight_grad", [gy, x], conv_attrs)
+    from graphcc.ops.conv import _conv_adj, _conv_geom
+    k, s, d, p = _conv_geom(dict(kernel=geom["kernel"], stride=geom.get("stride", ()),
+                                 dilate=geom.get("dilate", ()), pad=geom.get("pad", ())))
+    dx = b.emit("Deconvolution", [gy, w], dict(geom, num_filter=3, no_bias=True,
+                                              adj=_conv_adj((9, 8), k, s, d, p)))
+    g = b.build([b.emit("relu", [y]), dw, dx])
+    exe = graphcc.compile(g, backend="cpu")
+    kinds = [st_.kind for st_ in exe.program.forward.steps]
+    assert kinds.count("blas") == 3 and "fallback" not in kinds, kinds
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal(g.nodes[i].shape).astype(np.float32) for i in g.input_ids]
+    for got, want in zip(exe(*xs), interpret(g, xs)):
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=2e-5, atol=2e-5)

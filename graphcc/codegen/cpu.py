@@ -29,7 +29,7 @@ from ..errors import CodegenError, GraphccError
 from ..ir.graph import Node
 from . import render
 from .cache import CACHE
-from . import pooling
+from . import conv, pooling
 from .rows import RowKernel
 
 BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
@@ -308,8 +308,9 @@ class OpaqueStep(Step):
         self.kind = "blas" if self.blas is not None else "fallback"
         if self.blas is None:
             gen = _generated_call(g, a, _what(g, (anchor,)))
-            if gen is not None:
-                self.blas, self.kind = gen, "generated"
+            if gen is not None:          # convolutions are BLAS around generated loops
+                self.blas = gen
+                self.kind = "blas" if a.op in conv.OPS else "generated"
         self.impl, self.attrs = ops.get(a.op).impl, a.attrs_dict
         self.a_shape, self.a_dtype = a.shape, a.dtype
         epilogue = [m for m in unit if m != anchor]
@@ -427,7 +428,8 @@ class RowStep(Step):
 
 
 def _generated_call(g, a: Node, what):
-    """A generated kernel computing opaque node ``a`` into a buffer (pooling), or None."""
+    """A function computing opaque node ``a`` into a buffer with generated kernels (pooling;
+    convolutions: generated im2col/col2im around BLAS), or None."""
     try:
         if a.op == "Pooling":
             k = _Kernel(pooling.pool_forward_source(a, g.nodes[a.inputs[0]].shape), what)
@@ -435,6 +437,9 @@ def _generated_call(g, a: Node, what):
         if a.op == "_pool_backward":
             k = _Kernel(pooling.pool_backward_source(a, g.nodes[a.inputs[1]].shape), what)
             return lambda out, gy, x, y: k([gy, x, out])
+        if a.op in ("Convolution", "_conv_weight_grad", "Deconvolution"):
+            shapes = [g.nodes[j].shape for j in a.inputs]
+            return conv.lower(a, shapes, lambda src: _Kernel(src, what))
     except render.NotRenderable:
         return None
     return None

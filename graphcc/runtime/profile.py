@@ -82,6 +82,12 @@ def _flops(g, st) -> int:
     ins = [g.nodes[j].shape for j in n.inputs]
     if n.op == "FullyConnected":
         return 2 * math.prod(n.shape) * ins[1][1]
+    if n.op == "Convolution":               # 2 * output size * (channels * kernel size)
+        return 2 * math.prod(n.shape) * math.prod(ins[1][1:])
+    if n.op == "_conv_weight_grad":         # 2 * weight size * (batch * output positions)
+        return 2 * math.prod(n.shape) * ins[0][0] * math.prod(ins[0][2:])
+    if n.op == "Deconvolution":             # 2 * input size * (num_filter * kernel size)
+        return 2 * math.prod(ins[0]) * math.prod(ins[1][1:])
     if n.op in ("dot", "batch_dot"):
         k = ins[0][-1] if not n.attr("transpose_a") else ins[0][-2 if n.op == "batch_dot"
                                                                else 0]
