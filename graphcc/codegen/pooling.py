@@ -91,7 +91,22 @@ def pool_backward_source(node, x_shape) -> str:
         "                for ow in range(OW):",
         f"                    w0 = ow * {sw} - {pw}",
     ]
-    if t == "max":
+    if t == "max" and (ph, pw) == (0, 0):
+        # every window lies inside the input ('valid', no padding): no bounds checks
+        body = [
+            "                    best = x[n, c, h0, w0]",
+            "                    bh = h0",
+            "                    bw = w0",
+            f"                    for i in range({kh}):",
+            f"                        for j in range({kw}):",
+            "                            v = x[n, c, h0 + i, w0 + j]",
+            "                            if v > best or (v != v and best == best):",
+            "                                best = v",
+            "                                bh = h0 + i",
+            "                                bw = w0 + j",
+            "                    dx[n, c, bh, bw] += g[n, c, oh, ow]",
+        ]
+    elif t == "max":
         body = [
             "                    best = -math.inf",
             "                    bh = -1",
