@@ -56,7 +56,7 @@ def _report(block):
     try:
         return block.memory_report().as_dict(), None
     except Exception as e:              # noqa: BLE001 - reported, not hidden
-        from graphcc.runtime.memory import report_for
+        from graphcc.passes.memreport import report_for
         exe = _exe(block)
         rep = report_for(exe.graph, exe.plan, None).as_dict()
         return rep, f"{type(e).__name__}: {str(e).splitlines()[0]}"
@@ -131,7 +131,7 @@ def explain_plan(exe, top: int = 8) -> dict:
     temporaries), 'saved' (forward values kept for the backward), 'bwd' (backward values),
     'out' (graph outputs)."""
     from graphcc.ir.phases import forward_region
-    from graphcc.runtime.plan import plan_memory
+    from graphcc.passes.planner import plan_memory
     g = exe.graph
     plan = exe.plan or plan_memory(g, "arena")
     fwd = forward_region(g)

@@ -126,7 +126,7 @@ class Executable:
         """A ``MemoryReport``: naive, planned, peak-live bytes and every planner variant
         (for a training graph also ``recompute``: the plan with recomputation)."""
         if self._report is None:
-            from .runtime.memory import report_for
+            from .passes.memreport import report_for
             rg = None
             if self.grad_info is not None:
                 from .passes.fusion import fuse

@@ -12,7 +12,7 @@ from graphcc.ir import GraphBuilder, interpret
 from graphcc.ir.types import TensorType
 from graphcc.passes import gradient, run_pipeline
 from graphcc.passes.fusion import fuse
-from graphcc.runtime.plan import ALIGN, lifetimes, plan_memory, verify_plan
+from graphcc.passes.planner import ALIGN, lifetimes, plan_memory, verify_plan
 from strategies import graphs_with_inputs
 
 F32 = "float32"

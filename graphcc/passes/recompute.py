@@ -30,7 +30,7 @@ def recompute(g: Graph, segments: int | None = None) -> Graph:
     if segments is not None:
         k = max(2, len(saved) // segments)
         return _recompute(g, set(saved[k - 1::k]))
-    from ..runtime.plan import build_storages, lifetimes, peak_live
+    from .planner import build_storages, lifetimes, peak_live
 
     def peak(graph):
         return peak_live(build_storages(graph, lifetimes(graph))[0])

@@ -108,7 +108,7 @@ def schedule(g: Graph) -> Graph:
     """Whether cutting pieces late pays depends on how far apart their readers are (the
     steps of a sequence: yes; the query/key/value of one attention: no), so both orders are
     built and the one with the lower peak of live bytes is kept."""
-    from ..runtime.plan import build_storages, lifetimes, peak_live
+    from .planner import build_storages, lifetimes, peak_live
     best, best_peak = None, None
     for sink in (False, True):
         cand = _reordered(g, sink)

@@ -1,1 +1,1 @@
-"""The runtime: programs built from optimised graphs, and the memory report."""
+"""The runtime: runs what a backend lowered over the planned arena, and profiles it."""

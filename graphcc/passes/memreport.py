@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .. import ops
 from ..ir.graph import Graph
-from .plan import MemoryPlan, plan_memory
+from .planner import MemoryPlan, plan_memory
 
 
 @dataclass
