@@ -18,6 +18,7 @@ class Context:
             raise DeviceError(f"unknown device type {device_type!r}: use 'cpu' or 'gpu'")
         self.device_type = device_type
         self.device_id = int(device_id)
+        self._hash = hash((device_type, self.device_id))    # contexts key every cache lookup
         self._old = None
 
     @property
@@ -29,7 +30,7 @@ class Context:
             other.device_type, other.device_id)
 
     def __hash__(self):
-        return hash((self.device_type, self.device_id))
+        return self._hash
 
     def __repr__(self):
         return f"{self.device_type}({self.device_id})"

@@ -278,11 +278,13 @@ class Block:
             child.register_op_hook(callback, monitor_all)
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            hook(self, args)
+        if self._forward_pre_hooks:
+            for hook in list(self._forward_pre_hooks.values()):
+                hook(self, args)
         out = self._call_impl(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            hook(self, args, out)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                hook(self, args, out)
         return out
 
     def _call_impl(self, *args, **kwargs):
@@ -336,11 +338,16 @@ def _flat(x):
     return [x] if isinstance(x, NDArray) else []
 
 
+_SYMBOL = []        # the Symbol class, imported once on first use
+
+
 def _has_symbol(x):
-    from ..symbol import Symbol
+    if not _SYMBOL:
+        from ..symbol import Symbol
+        _SYMBOL.append(Symbol)
     if isinstance(x, (list, tuple)):
         return any(_has_symbol(v) for v in x)
-    return isinstance(x, Symbol)
+    return isinstance(x, _SYMBOL[0])
 
 
 def _symbolic_call(block, args, kwargs):
