@@ -25,11 +25,12 @@ import time
 import numpy as np
 
 from .. import flags, ops
-from ..errors import CodegenError, GraphccError
+from ..errors import GraphccError
 from ..ir.graph import Node
-from . import render
+from . import opaque, render
 from .cache import CACHE
-from . import conv, pooling
+from .conv import OPS as CONV_OPS
+from .kernel import Kernel
 from .rows import RowKernel
 
 BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
@@ -162,56 +163,12 @@ class RefStep(Step):
             env.pop(m, None)
 
 
-class _Kernel:
-    """A compiled generated kernel: its source, the Numba dispatcher (compiled on its first
-    call), and what it computes (for errors)."""
-
-    def __init__(self, source, what):
-        self.source = source
-        self.fn = CACHE.get(source)
-        self.what = what
-        self.ready = False
-
-    def __call__(self, args):
-        if self.ready:
-            return self.fn(*args)
-        t0 = time.perf_counter()
-        seen = _cache_counts(self.fn)
-        try:
-            out = self.fn(*args)
-        except Exception as e:      # noqa: BLE001 - becomes a CodegenError below
-            import numba.core.errors as nerr
-            if not isinstance(e, nerr.NumbaError):
-                # a cache entry that did not load: compile afresh once
-                CACHE.purge(self.source)
-                self.fn = CACHE.get(self.source)
-                try:
-                    out = self.fn(*args)
-                except Exception as e2:   # noqa: BLE001
-                    raise self._error(e2) from None
-            else:
-                raise self._error(e) from None
-        self.ready = True
-        hits, misses = _cache_counts(self.fn)
-        if misses > seen[1]:
-            CACHE.count("compiled", time.perf_counter() - t0)
-        elif hits > seen[0]:
-            CACHE.count("loaded", time.perf_counter() - t0)
-        return out
-
-    def _error(self, e):
-        path = CACHE.path_of(self.source)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return CodegenError(f"generated kernel for {self.what} failed: {first}\n"
-                            f"  source: {path or '(compiled in memory)'}\n{self.source}")
-
-
 def _ew_kernel(members, inputs, outputs, domain, nodes, what):
     """An elementwise kernel over the collapsed ``domain``; ``in_shapes`` are the shapes its
     inputs are reshaped to."""
     cdomain, cshapes = render.collapse(domain, [nodes[j].shape for j in inputs])
     r = render.render_elementwise(members, inputs, outputs, cdomain, cshapes, nodes)
-    k = _Kernel(r.source, what)
+    k = Kernel(r.source, what)
     k.domain, k.in_shapes = cdomain, tuple(cshapes)
     return k
 
@@ -229,14 +186,6 @@ def _publish(env, outs, dests, slotted, slots):
             np.copyto(slots[v], d)
             d = slots[v]
         env[v] = d
-
-
-def _cache_counts(fn):
-    """(loaded from Numba's cache, compiled) signatures of a dispatcher so far."""
-    st = getattr(fn, "stats", None)
-    if st is None:
-        return 0, 0
-    return sum(st.cache_hits.values()), sum(st.cache_misses.values())
 
 
 def _what(g, members) -> str:
@@ -304,13 +253,13 @@ class OpaqueStep(Step):
         self.anchor = anchor
         a = g.nodes[anchor]
         self.a_inputs = a.inputs
-        self.blas = _blas_call(a)
+        self.blas = opaque.blas_call(a)
         self.kind = "blas" if self.blas is not None else "fallback"
         if self.blas is None:
-            gen = _generated_call(g, a, _what(g, (anchor,)))
+            gen = opaque.generated_call(g, a, _what(g, (anchor,)))
             if gen is not None:          # convolutions are BLAS around generated loops
                 self.blas = gen
-                self.kind = "blas" if a.op in conv.OPS else "generated"
+                self.kind = "blas" if a.op in CONV_OPS else "generated"
         self.impl, self.attrs = ops.get(a.op).impl, a.attrs_dict
         self.a_shape, self.a_dtype = a.shape, a.dtype
         epilogue = [m for m in unit if m != anchor]
@@ -407,7 +356,7 @@ class RowStep(Step):
         self.members = tuple(unit)
         self.outs = tuple(needed)
         rk = RowKernel(unit, needed, g.nodes)
-        self.kernel = _Kernel(rk.source, _what(g, unit))
+        self.kernel = Kernel(rk.source, _what(g, unit))
         self.R, self.C = rk.R, rk.C
         self.loads = tuple((j, s, rk.expand.get(p)) for p, (j, s) in
                            enumerate(zip(rk.load_values, rk.load_shapes)))
@@ -425,55 +374,6 @@ class RowStep(Step):
         dests = _dests(self.outs, self.direct, self.slotted, self.types, slots)
         self.kernel(args + [d.reshape(s) for d, s in zip(dests, self.out_shapes)])
         _publish(env, self.outs, dests, self.slotted, slots)
-
-
-def _generated_call(g, a: Node, what):
-    """A function computing opaque node ``a`` into a buffer with generated kernels (pooling;
-    convolutions: generated im2col/col2im around BLAS), or None."""
-    try:
-        if a.op == "Pooling":
-            k = _Kernel(pooling.pool_forward_source(a, g.nodes[a.inputs[0]].shape), what)
-            return lambda out, x: k([x, out])
-        if a.op == "_pool_backward":
-            k = _Kernel(pooling.pool_backward_source(a, g.nodes[a.inputs[1]].shape), what)
-            return lambda out, gy, x, y: k([gy, x, out])
-        if a.op in ("Convolution", "_conv_weight_grad", "Deconvolution"):
-            shapes = [g.nodes[j].shape for j in a.inputs]
-            return conv.lower(a, shapes, lambda src: _Kernel(src, what))
-    except render.NotRenderable:
-        return None
-    return None
-
-
-def _blas_call(a: Node):
-    """A function writing the matrix product of node ``a`` into a buffer, or None."""
-    if a.dtype not in ("float32", "float64"):
-        return None
-    if a.op == "FullyConnected":
-        flatten = a.attr("flatten")
-        h = a.attr("num_hidden")
-
-        def fc(out, x, w, b=None):
-            rows = x.shape[0] if flatten else x.size // x.shape[-1]
-            np.matmul(x.reshape(rows, -1), w.T, out=out.reshape(rows, h))
-        return fc
-    if a.op == "dot" and len(a.shape) == 2:
-        ta, tb = a.attr("transpose_a"), a.attr("transpose_b")
-
-        def dot(out, x, y):
-            if x.ndim != 2 or y.ndim != 2:
-                out[...] = ops.get("dot").impl(x, y, transpose_a=ta, transpose_b=tb)
-                return
-            np.matmul(x.T if ta else x, y.T if tb else y, out=out)
-        return dot
-    if a.op == "batch_dot":
-        ta, tb = a.attr("transpose_a"), a.attr("transpose_b")
-
-        def bdot(out, x, y):
-            np.matmul(np.swapaxes(x, -1, -2) if ta else x, np.swapaxes(y, -1, -2) if tb else y,
-                      out=out)
-        return bdot
-    return None
 
 
 # ---------------------------------------------------------------- lowering

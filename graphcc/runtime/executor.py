@@ -13,7 +13,6 @@ call and [k, n) in the backward call; the forward keeps exactly the values the b
 from __future__ import annotations
 
 import threading
-from typing import Callable
 
 import numpy as np
 
