@@ -53,32 +53,32 @@ def _rebuild(fmt, it):
     return kind(_rebuild(p, it) for p in parts)
 
 
-class _ById:
-    """A non-array argument that keys the cache by identity. The key holds the object, so
-    its id cannot be reused by another object while the cached graph lives."""
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __hash__(self):
-        return id(self.obj)
-
-    def __eq__(self, other):
-        return isinstance(other, _ById) and other.obj is self.obj
+_VALUE_TYPES = (int, float, str, bool, complex, bytes, type(None))
 
 
-def _signature(fmt):
+def _value_key(v, block):
+    """A cache key for a non-array argument: its value. Numbers, strings, None, NumPy scalars
+    and tuples of those key by value (the type too: 1, 1.0 and True differ). Anything else
+    could change after the call without the cache seeing it (a dict mutated, an object's
+    attribute set), which would make the cached graph silently stale: it is refused."""
+    if isinstance(v, np.generic):
+        return ("V", type(v).__name__, v.item())
+    if isinstance(v, _VALUE_TYPES):
+        return ("V", type(v).__name__, v)
+    if isinstance(v, (tuple, frozenset)):
+        return ("V", type(v).__name__, tuple(_value_key(e, block) for e in v))
+    raise GraphccError(
+        f"{type(block).__name__}: the input of HybridBlock must be (nested) list of Symbol or "
+        f"NDArray, or numbers, strings, None and tuples of them; got a {type(v).__name__}, "
+        "whose value a compiled graph cannot follow (pass its contents, or an array)")
+
+
+def _signature(fmt, block=None):
     if fmt is None:
         return "A"
     if fmt[0] == "value":
-        v = fmt[1]
-        if isinstance(v, np.generic):                 # NumPy scalars: by value
-            return ("V", type(v).__name__, v.item())
-        if isinstance(v, (int, float, str, bool, type(None))):
-            return ("V", type(v).__name__, v)         # the type too: 1, 1.0 and True differ
-        return ("V", _ById(v))
-    return (fmt[0].__name__, tuple(_signature(p) for p in fmt[1]))
+        return _value_key(fmt[1], block)
+    return (fmt[0].__name__, tuple(_signature(p, block) for p in fmt[1]))
 
 
 def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
@@ -157,7 +157,7 @@ class CachedGraphs:
             if self._params is None:
                 self._params = list(self.block.collect_params().values())
             needs += tuple(p.grad_req != "null" for p in self._params)
-        key = (_signature(fmt), tuple((a.shape, a._data.dtype) for a in arrays), ctx,
+        key = (_signature(fmt, self.block), tuple((a.shape, a._data.dtype) for a in arrays), ctx,
                training, recording, needs)
         entry = self.entries.get(key)
         if entry is None:
