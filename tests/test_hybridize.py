@@ -954,3 +954,22 @@ def test_static_alloc_reuses_one_arena_and_outputs_stay_independent():
     net.hybridize(False)
     np.testing.assert_allclose(a.asnumpy(), net(nd.ones((3, 4))).asnumpy(), rtol=1e-6)
     np.testing.assert_allclose(b.asnumpy(), net(nd.ones((3, 4)) * 2).asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_batchnorm_training_step_on_an_empty_batch_keeps_the_statistics(hybrid):
+    import warnings
+    bn = nn.BatchNorm(in_channels=3, momentum=0.5)
+    bn.initialize()
+    bn.running_mean.set_data(nd.array(np.array([1.0, 2.0, 3.0], np.float32)))
+    if hybrid:
+        bn.hybridize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)     # no "Mean of empty slice"
+        with autograd.record():
+            y = bn(nd.ones((0, 3)))
+        y.backward()
+    assert y.shape == (0, 3)
+    np.testing.assert_array_equal(bn.running_mean.data().asnumpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(bn.running_var.data().asnumpy(), [1.0, 1.0, 1.0])
+    assert np.isfinite(bn(nd.ones((2, 3))).asnumpy()).all()

@@ -159,6 +159,10 @@ def _bn_aux_update(F, inputs, attrs):
     if not _bn_use_batch(attrs):
         return []
     data, _, _, mm, mv = inputs
+    shape = _shape_of(F, data)
+    ax = norm_axis(_attrs_of("BatchNorm", attrs)["axis"], len(shape))
+    if any(d == 0 for i, d in enumerate(shape) if i != ax):
+        return []        # an empty batch has no statistics: the moving ones stay as they were
     new_mean, new_var = batchnorm_moving_update(F, data, mm, mv, attrs)
     return [(3, new_mean), (4, new_var)]
 

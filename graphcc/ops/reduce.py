@@ -6,6 +6,8 @@ Reductions take MXNet's ``axis`` (None = all, an int or a tuple), ``keepdims`` a
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -42,8 +44,12 @@ def _red_infer(in_types, attrs):
 def _np_red(fn, empty_ok=True):
     def impl(x, axis=None, keepdims=False, exclude=False):
         axes = norm_axes(axis, x.ndim, exclude)
-        if not empty_ok and x.size == 0:
-            raise ShapeError("cannot reduce an empty array")
+        if x.size == 0:
+            if not empty_ok:
+                raise ShapeError("cannot reduce an empty array")
+            with warnings.catch_warnings():        # the mean of nothing is NaN, said quietly
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return _as_reduced(fn(x, axis=axes, keepdims=keepdims), keepdims)
         return _as_reduced(fn(x, axis=axes, keepdims=keepdims), keepdims)
     return impl
 
