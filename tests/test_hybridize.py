@@ -973,3 +973,34 @@ def test_batchnorm_training_step_on_an_empty_batch_keeps_the_statistics(hybrid):
     np.testing.assert_array_equal(bn.running_mean.data().asnumpy(), [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(bn.running_var.data().asnumpy(), [1.0, 1.0, 1.0])
     assert np.isfinite(bn(nd.ones((2, 3))).asnumpy()).all()
+
+
+def _bn_patterns(hybrid):
+    """Running means after: two calls of one BatchNorm in one recorded step; one backward
+    retained and run twice; the same net inside one hybridized block called twice."""
+    out = []
+    bn = nn.BatchNorm(in_channels=3, momentum=0.5)
+    bn.initialize()
+    if hybrid:
+        bn.hybridize()
+    with autograd.record():
+        loss = (bn(nd.ones((4, 3)) * 2) + bn(nd.ones((4, 3)) * -2)).sum()
+    loss.backward()
+    out.append(bn.running_mean.data().asnumpy().copy())
+    with autograd.record():
+        loss = bn(nd.ones((4, 3)) * 4).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    out.append(bn.running_mean.data().asnumpy().copy())
+    out.append(bn.running_var.data().asnumpy().copy())
+    return out
+
+
+def test_batchnorm_statistics_agree_in_every_call_pattern():
+    """Eager mode (and MXNet) apply each call's update when its backward runs, to the state
+    as it is then: two calls before one backward, and a retained graph run twice."""
+    eager, hybrid = _bn_patterns(False), _bn_patterns(True)
+    np.testing.assert_allclose(eager[0], [0.5] * 3)          # 0.5 * (0.5*0 - 1) + 1
+    np.testing.assert_allclose(eager[1], [3.125] * 3)        # then 4 twice: 2.25, 3.125
+    for e, h in zip(eager, hybrid):
+        np.testing.assert_allclose(h, e, rtol=1e-6)

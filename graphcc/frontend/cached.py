@@ -32,6 +32,7 @@ class TraceResult:
     aux_targets: list = field(default_factory=list)   # Parameters updated by the extra outputs
     outputs: list = field(default_factory=list)   # the traced output Symbols (for export)
     inputs: list = field(default_factory=list)    # the data variables: data or data0, data1..
+    aux_decays: list = field(default_factory=list)   # state = decay * state + aux output
 
 
 def _flatten(x, out):
@@ -102,7 +103,7 @@ def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
                                "inputs")
     from .symbol import chain_aux_updates
     aux_updates = chain_aux_updates(tr.aux_calls)
-    aux_vals = [v for _, v in aux_updates]
+    aux_vals = [v for _, v, _ in aux_updates]
     g, variables = to_graph(outs + aux_vals, data_vars)
     for pid, v in tr.param_vars.items():
         p = tr.params[pid]
@@ -110,7 +111,8 @@ def trace_block(block, args, kwargs=None, recording=False) -> TraceResult:
             p.shape = v._nodes[0].type.shape
             p._finish_deferred_init()
     return TraceResult(g, variables, out_fmt, len(outs),
-                       [node.param for node, _ in aux_updates], outs, data_vars)
+                       [node.param for node, _, _ in aux_updates], outs, data_vars,
+                       [d for _, _, d in aux_updates])
 
 
 @dataclass
@@ -227,6 +229,7 @@ class CachedGraphs:
             targets = [inputs[k] for k in entry.wrt_vars]
             exe = entry.exe
             aux_targets = entry.trace.aux_targets
+            aux_decays = entry.trace.aux_decays
 
             def backward(out_grads, retain_graph, dests=None):
                 if autograd.is_recording():       # autograd.grad(..., create_graph=True)
@@ -236,8 +239,9 @@ class CachedGraphs:
                         "backward is not recorded; call the block without hybridize()")
                 grads = exe.backward(saved, [g._data for g in out_grads],
                                      keep_saved=retain_graph, out=dests)
-                for p, value in zip(aux_targets, aux_values):
-                    np.copyto(p.data(ctx)._data, value, casting="unsafe")
+                for p, value, decay in zip(aux_targets, aux_values, aux_decays):
+                    state = p.data(ctx)._data       # as it is now: earlier backwards count
+                    np.copyto(state, decay * state + value, casting="unsafe")
                 return [NDArray(gr, ctx) for gr in grads]
             backward.accepts_dests = True    # gradients may go straight to grad buffers
             autograd.record_custom(type(self.block).__name__, targets, results, backward)

@@ -127,29 +127,44 @@ def apply(op, inputs, attrs: dict, name: str | None = None):
     if (op.aux_update is not None and tr is not None and tr.purpose == "hybridize"
             and dict(attrs_t).get("training") and tr.recording):
         # computed here, next to the op, so the batch statistics do not keep the op's input
-        # alive to the end of the graph; chained at the end if a state is updated twice
+        # alive to the end of the graph; chained at the end if a state is updated twice.
+        # The graph computes the update with the old state taken as 0: the runtime applies
+        # it to the state as it is when the backward runs (new = decay * state + update), as
+        # eager mode does, so calls, backwards and retained graphs chain alike
         from . import sym as F
-        updates = op.aux_update(F, [Symbol([n]) for n in nodes], dict(attrs_t))
+        ins = [F.zeros_like(Symbol([n])) if k in op.aux_inputs else Symbol([n])
+               for k, n in enumerate(nodes)]
+        updates = op.aux_update(F, ins, dict(attrs_t))
         tr.aux_calls.append((op, nodes, dict(attrs_t), updates))
     return Symbol([node])
 
 
 def chain_aux_updates(aux_calls) -> list:
-    """[(variable SymNode, new value Symbol)] for the auxiliary-state updates of a trace.
+    """[(variable SymNode, update Symbol, decay)] for the auxiliary-state updates of a trace:
+    the state becomes ``decay * state + update`` when the backward runs.
 
     As in MXNet, where each call's update runs in its backward, calls that update the same
     state (one BatchNorm used twice) apply in reverse call order, each starting from the
-    value the later call left."""
+    value the later call left: composed, the decays multiply and each update is applied to
+    the one before."""
     from . import sym as F
     current: dict[int, Symbol] = {}
+    decay: dict[int, float] = {}
     targets: dict[int, SymNode] = {}
     for op, nodes, attrs, early in reversed(aux_calls):
         chained = any(id(n) in current for n in nodes)
-        ins = [current.get(id(n), Symbol([n])) if n.is_var and n.param is not None
-               else Symbol([n]) for n in nodes]
-        for index, value in (op.aux_update(F, ins, attrs) if chained else early):
+        d = float(op.aux_decay(attrs)) if op.aux_decay is not None else 0.0
+        if chained:
+            ins = [current[id(n)] if id(n) in current
+                   else F.zeros_like(Symbol([n])) if k in op.aux_inputs else Symbol([n])
+                   for k, n in enumerate(nodes)]
+            updates = op.aux_update(F, ins, attrs)
+        else:
+            updates = early
+        for index, value in updates:
             node = nodes[index]
             if node.is_var and node.param is not None:
                 current[id(node)] = value
+                decay[id(node)] = decay.get(id(node), 1.0) * d
                 targets[id(node)] = node
-    return [(targets[k], current[k]) for k in targets]
+    return [(targets[k], current[k], decay[k]) for k in targets]

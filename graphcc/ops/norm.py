@@ -126,6 +126,7 @@ register(OpDef(
            "max_calib_range": Attr("float?", None), "training": Attr("bool", False)},
     grad=_g_bn, needs=(0, 1, 3, 4), kind="opaque", nondiff=(3, 4), train_aware=True,
     aux_inputs=(3, 4), aux_update=lambda F, inputs, attrs: _bn_aux_update(F, inputs, attrs),
+    aux_decay=lambda attrs: float(attrs["momentum"]),
     complete=_param_complete(
         "BatchNorm", lambda x, a: (x[norm_axis(a["axis"], len(x))],)),
     doc="normalise per channel (axis): batch statistics (biased variance) when training "

@@ -191,6 +191,8 @@ class OpDef:
     aux_update: Callable | None = None    # (F, inputs, attrs) -> [(input index, new value)]:
     #                                       auxiliary-state updates a training step applies
     #                                       when its backward runs (BatchNorm's moving stats)
+    aux_decay: Callable | None = None     # attrs -> d: each update is affine in the old
+    #                                       state, new = d * old + (the update with old = 0)
     train_aware: bool = False             # has a "training" attr the caller fills from
     #                                       autograd.is_training() when not given
     expand: Callable | None = None        # composite op: (F, inputs, attrs) -> value built of
