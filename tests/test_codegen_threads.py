@@ -49,3 +49,29 @@ def test_threads_calling_one_block_get_their_own_results(short_switch, static, w
     for th in threads:
         th.join()
     assert errors == [] and wrong == [0] * len(xs)
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_first_calls_from_several_threads_initialise_each_parameter_once(short_switch, hybrid):
+    """Deferred shapes: two threads making a net's first call at once. Each parameter is
+    initialised once, so both threads' outputs are those of the weights the net keeps."""
+    wrong = 0
+    for trial in range(30):
+        net = nn.HybridSequential()
+        net.add(nn.Dense(16, activation="relu"), nn.Dense(4))
+        net.initialize()
+        if hybrid:
+            net.hybridize()
+        x = nd.array(np.random.RandomState(trial).randn(2, 8).astype("float32"))
+        outs = [None, None]
+
+        def work(t):
+            outs[t] = net(x).asnumpy()
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        ref = net(x).asnumpy()
+        wrong += sum(not np.allclose(o, ref) for o in outs)
+    assert wrong == 0

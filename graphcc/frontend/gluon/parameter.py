@@ -7,6 +7,7 @@ graph variable standing for the parameter instead.
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections import OrderedDict
 
@@ -20,6 +21,9 @@ from .. import autograd
 from ..context import Context, current_context
 from ..ndarray import NDArray
 from ..trace import current as current_trace
+
+
+_DEFERRED_LOCK = threading.RLock()
 
 
 class ParameterNotInitialized(GraphccError, RuntimeError):
@@ -147,6 +151,11 @@ class Parameter:
         self._finish_deferred_init()
 
     def _finish_deferred_init(self):
+        # several threads may make a net's first calls at once: exactly one initialises
+        with _DEFERRED_LOCK:
+            self._finish_deferred_init_locked()
+
+    def _finish_deferred_init_locked(self):
         if not self._deferred_init:
             return
         init, ctx, default_init, data = self._deferred_init
