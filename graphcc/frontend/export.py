@@ -8,7 +8,7 @@ the traced batch size. Inputs are named ``data`` (one input) or ``data0``, ``dat
 from __future__ import annotations
 
 from ..errors import ExportError
-from .serialization import save_arrays
+from .serialization import save_arrays_to
 from .symbol import Group
 from .symbol_graph import aux_indices, logical
 
@@ -37,9 +37,10 @@ def export_block(block, path, epoch=0):
     sym_file = f"{path}-symbol.json"
     params_file = f"{path}-{int(epoch):04d}.params"
     text = symbol.tojson()
-    with open(sym_file, "w") as f:
-        f.write(text)
-    save_arrays(params_file, arrays)
+    # both files or neither: a failed write leaves the old pair as it was
+    from .serialization import write_pair
+    write_pair([(sym_file, lambda f: f.write(text), "w"),
+                (params_file, lambda f: save_arrays_to(f, arrays), "wb")])
     return sym_file, params_file
 
 

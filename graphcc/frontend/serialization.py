@@ -21,7 +21,47 @@ from ..errors import ParameterError
 _KIND = "__graphcc_kind__"
 
 
-def save_arrays(fname, data) -> None:
+def write_atomic(fname, write, mode="wb") -> str:
+    """Write ``fname`` through ``write(file)`` into a temporary file beside it; rename it into
+    place only when the whole write succeeded. A failed write (disk full, an error while
+    serialising) leaves the old file as it was and no temporary file behind."""
+    tmp = f"{fname}.tmp-{os.getpid()}-{id(write):x}"
+    try:
+        with open(tmp, mode) as f:
+            write(f)
+        os.replace(tmp, fname)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return fname
+
+
+def write_pair(files) -> None:
+    """Write several files so that a failure leaves every old file in place: all are written
+    to temporary files first and renamed only when every write succeeded. ``files`` is a
+    list of (name, write, mode)."""
+    tmps = []
+    try:
+        for fname, write, mode in files:
+            tmp = f"{fname}.tmp-{os.getpid()}-{id(write):x}"
+            tmps.append((tmp, fname))
+            with open(tmp, mode) as f:
+                write(f)
+        for tmp, fname in tmps:
+            os.replace(tmp, fname)
+    except BaseException:
+        for tmp, _ in tmps:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise
+
+
+def _packed(data) -> dict:
     from .ndarray import NDArray
     if isinstance(data, NDArray):
         data = [data]
@@ -39,10 +79,18 @@ def save_arrays(fname, data) -> None:
                                  "not an NDArray")
         arrays[k] = v._data
     arrays[_KIND] = np.array(kind)
-    tmp = f"{fname}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, fname)     # a crash mid-write never leaves a half-written file
+    return arrays
+
+
+def save_arrays(fname, data) -> None:
+    """``nd.save``: write ``data`` (an NDArray, a list or a dict of them) to ``fname``."""
+    arrays = _packed(data)
+    write_atomic(fname, lambda f: np.savez(f, **arrays))   # never a half-written file
+
+
+def save_arrays_to(f, data) -> None:
+    """Write ``data`` as ``save_arrays`` does, into an open binary file."""
+    np.savez(f, **_packed(data))
 
 
 def read_arrays(fname) -> tuple[str, dict]:
