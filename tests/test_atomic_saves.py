@@ -98,3 +98,18 @@ def test_every_writer_keeps_the_old_files_when_a_write_fails(tmp_path, monkeypat
     np.testing.assert_allclose(sb(x).asnumpy(), old(x).asnumpy(), rtol=1e-6)
     trainer.load_states(states)
     np.testing.assert_array_equal(nd.load(arrays)["w"].asnumpy(), np.arange(3.0))
+
+
+def test_nd_save_keeps_every_user_key_and_reads_older_files(tmp_path):
+    keys = {"__graphcc_kind__": np.ones(2), "graphcc:format": np.zeros(1), "k:x": np.arange(3.),
+            "a": np.full(2, 7.0)}
+    f = str(tmp_path / "d.nd")
+    nd.save(f, {k: nd.array(v) for k, v in keys.items()})
+    back = nd.load(f)
+    assert sorted(back) == sorted(keys)
+    for k, v in keys.items():
+        np.testing.assert_array_equal(back[k].asnumpy(), v.astype(np.float32))
+    old = str(tmp_path / "old.nd")          # the layout graphcc wrote before: a bare marker
+    with open(old, "wb") as fh:
+        np.savez(fh, **{"w": np.arange(4.0), "__graphcc_kind__": np.array("dict")})
+    np.testing.assert_array_equal(nd.load(old)["w"].asnumpy(), np.arange(4.0))

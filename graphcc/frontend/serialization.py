@@ -18,7 +18,9 @@ import numpy as np
 
 from ..errors import ParameterError
 
-_KIND = "__graphcc_kind__"
+_KIND = "__graphcc_kind__"      # the marker of files written before user keys were prefixed
+_FORMAT = "graphcc:format"      # the marker now: ':' cannot start a user key's stored name
+_USER = "k:"                    # every user key is stored as "k:<key>"
 
 
 def write_atomic(fname, write, mode="wb") -> str:
@@ -78,8 +80,9 @@ def _packed(data) -> dict:
             raise ParameterError(f"nd.save: value for {k!r} is a {type(v).__name__}, "
                                  "not an NDArray")
         arrays[k] = v._data
-    arrays[_KIND] = np.array(kind)
-    return arrays
+    stored = {_USER + k: v for k, v in arrays.items()}     # no user key can be the marker
+    stored[_FORMAT] = np.array(kind)
+    return stored
 
 
 def save_arrays(fname, data) -> None:
@@ -111,7 +114,10 @@ def read_arrays(fname) -> tuple[str, dict]:
             NotImplementedError, RuntimeError) as e:    # zipfile's "unsupported" and the like
         raise ParameterError(f"{fname} is not a graphcc array file or is damaged "
                              f"(truncated or corrupted): {e}") from None
-    kind = str(arrays.pop(_KIND, "dict"))
+    if _FORMAT in arrays:
+        kind = str(arrays.pop(_FORMAT))
+        return kind, {k[len(_USER):]: v for k, v in arrays.items() if k.startswith(_USER)}
+    kind = str(arrays.pop(_KIND, "dict"))             # an older graphcc file
     return kind, arrays
 
 
