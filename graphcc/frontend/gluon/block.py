@@ -170,9 +170,16 @@ class Block:
     def _children_changed(self):
         """A child or a descendant was added, replaced, removed or cast: the compiled graphs
         of this block and of every block that inlines it are stale."""
-        self._forget_graphs()
-        for parent in list(getattr(self, "_parents", ())):
-            parent._children_changed()
+        # iteratively (a nest of thousands of blocks must not exhaust Python's stack); a
+        # block reached twice (shared by two parents) is handled once
+        seen, todo = set(), [self]
+        while todo:
+            b = todo.pop()
+            if id(b) in seen:
+                continue
+            seen.add(id(b))
+            b._forget_graphs()
+            todo.extend(getattr(b, "_parents", ()))
 
     def _forget_graphs(self):
         """Drop compiled graphs (a HybridBlock's cache)."""
@@ -235,9 +242,11 @@ class Block:
         self.load_parameters(filename, ctx, allow_missing, ignore_extra)
 
     def _children_changed_recursive(self):
-        self._children_changed()
-        for c in self._children.values():
-            c._children_changed_recursive()
+        todo = [self]
+        while todo:
+            b = todo.pop()
+            b._children_changed()
+            todo.extend(b._children.values())
 
     def cast(self, dtype):
         for child in self._children.values():
@@ -350,6 +359,12 @@ def _has_symbol(x):
     return isinstance(x, _SYMBOL[0])
 
 
+def _has_ndarray(x):
+    if isinstance(x, (list, tuple)):
+        return any(_has_ndarray(v) for v in x)
+    return isinstance(x, NDArray)
+
+
 def _symbolic_call(block, args, kwargs):
     """``block(mx.sym.var('data'))``: build the block's Symbol, parameters as variables named
     after them (MXNet's ``Parameter.var()``), one variable per parameter."""
@@ -453,6 +468,12 @@ class HybridBlock(Block):
             with name_prefix(self.prefix):    # node names as MXNet's: dense0_fwd
                 return self.hybrid_forward(F, x, *args, **params)
         from .. import nd as F
+        if not isinstance(x, NDArray) and type(self).forward is HybridBlock.forward and \
+                type(self).hybrid_forward is not HybridBlock.hybrid_forward and \
+                not _has_symbol(x) and not _has_ndarray(x):
+            raise GraphccError(f"{type(self).__name__}: HybridBlock requires the first argument "
+                               f"to forward be either Symbol or NDArray, but got "
+                               f"{type(x).__name__} (wrap it with nd.array)")
         ctx = x.context if isinstance(x, NDArray) else None
         params = {k: v.data(ctx) for k, v in self._reg_params.items()}
         return self.hybrid_forward(F, x, *args, **params)
