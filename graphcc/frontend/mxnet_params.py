@@ -57,6 +57,8 @@ def _array(r: _Reader) -> np.ndarray:
     if ndim < 0 or ndim > 32:
         raise ParameterError(f"{r.fname}: damaged MXNet parameter file (ndim {ndim})")
     shape = tuple(r.take(f"<{ndim}q")) if ndim > 1 else ((r.take("<q"),) if ndim else ())
+    if any(d < 0 for d in shape) or any(d > len(r.raw) for d in shape):
+        raise ParameterError(f"{r.fname}: damaged MXNet parameter file (shape {shape})")
     if ndim == 0 and magic == ARRAY_MAGICS[0]:
         return np.zeros((0,), "float32")            # v2: ndim 0 is an empty array
     r.take("<ii")                                    # context: device type and id
@@ -64,7 +66,12 @@ def _array(r: _Reader) -> np.ndarray:
     dtype = TYPE_FLAGS.get(flag)
     if dtype is None:
         raise ParameterError(f"{r.fname}: unsupported MXNet dtype flag {flag}")
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    n = 1
+    for d in shape:                 # exact (Python ints): a huge product cannot wrap around
+        n *= int(d)
+    if n * np.dtype(dtype).itemsize > len(r.raw):
+        raise ParameterError(f"{r.fname}: damaged MXNet parameter file (shape {shape} needs "
+                             "more bytes than the file has)")
     data = r.bytes(n * np.dtype(dtype).itemsize)
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 

@@ -107,11 +107,20 @@ def read_arrays(fname) -> tuple[str, dict]:
     from .mxnet_params import is_mxnet_file, read_mxnet_arrays
     if is_mxnet_file(raw):
         return read_mxnet_arrays(raw, fname)
+    damaged = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError,
+               NotImplementedError, RuntimeError)      # zipfile's "unsupported" and the like
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        z = np.load(io.BytesIO(raw), allow_pickle=False)
+    except damaged as e:
+        raise ParameterError(f"{fname} is not a graphcc array file or is damaged "
+                             f"(truncated or corrupted): {e}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ParameterError(f"{fname} holds one NumPy array (an .npy file), not arrays saved "
+                             "with nd.save: read it with numpy.load and wrap it with nd.array")
+    try:
+        with z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError,
-            NotImplementedError, RuntimeError) as e:    # zipfile's "unsupported" and the like
+    except damaged as e:
         raise ParameterError(f"{fname} is not a graphcc array file or is damaged "
                              f"(truncated or corrupted): {e}") from None
     if _FORMAT in arrays:

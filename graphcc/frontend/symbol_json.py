@@ -271,13 +271,18 @@ def parse(text) -> tuple[list[LNode], list[tuple[int, int]]]:
         doc = json.loads(text)
     except (ValueError, TypeError) as e:
         raise GraphccError(f"not a symbol JSON document: {e}") from None
+    except RecursionError:
+        raise GraphccError("not a symbol JSON document: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or \
             not isinstance(doc.get("heads"), list):
         raise GraphccError("not a symbol JSON document: expected an object with 'nodes' and "
                            "'heads' (MXNet's symbol format)")
     raw = doc["nodes"]
     unknown = {}
-    for d in raw:
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict):
+            raise GraphccError(f"symbol JSON node {i} is malformed: expected an object, got "
+                               f"{type(d).__name__} {str(d)[:100]}")
         op = d.get("op")
         if op in (None, "null"):
             continue
@@ -317,8 +322,16 @@ def parse(text) -> tuple[list[LNode], list[tuple[int, int]]]:
 
 
 def from_mxnet_json(text):
-    """A Symbol from MXNet 1.x symbol JSON text (ours or MXNet's own exports)."""
+    """A Symbol from MXNet 1.x symbol JSON text (ours or MXNet's own exports). A document
+    that is malformed in a way no check above names (a value of the wrong type deep inside)
+    is a GraphccError too, never a Python exception from the middle of the reader."""
     from .symbol import Symbol
-    nodes, heads = parse(text)
-    outs = run(nodes, heads, {}, symbolic=True)
+    try:
+        nodes, heads = parse(text)
+        outs = run(nodes, heads, {}, symbolic=True)
+    except GraphccError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        raise GraphccError(f"symbol JSON is malformed: {type(e).__name__}: "
+                           f"{str(e)[:200]}") from None
     return Symbol([s._nodes[0] for s in outs])
