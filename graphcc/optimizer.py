@@ -561,9 +561,14 @@ class _StateUnpickler(pickle.Unpickler):
                 module.startswith("numpy") and name.startswith("dtype") or
                 module == "numpy" and name in np.sctypeDict):
             return super().find_class(module, name)
-        if (module == "graphcc" or module.startswith("graphcc.")) and "." not in name:
+        if (module, name) in (("graphcc.frontend.ndarray", "NDArray"),
+                              ("graphcc.frontend.context", "Context")):
+            return super().find_class(module, name)     # optimizer states (momentum...)
+        if module in ("graphcc.optimizer", "graphcc.lr_scheduler") and "." not in name:
+            # only what a states file holds: the optimizer and its learning-rate schedule
+            from .lr_scheduler import LRScheduler
             obj = super().find_class(module, name)
-            if isinstance(obj, type) and obj.__module__.startswith("graphcc"):
+            if isinstance(obj, type) and issubclass(obj, (Optimizer, LRScheduler)):
                 return obj
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in an optimizer-state "
                                      "file")

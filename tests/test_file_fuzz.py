@@ -115,3 +115,18 @@ def test_malformed_symbol_documents():
         with pytest.raises(GraphccError):
             sym.load_json(text)
     assert os.path.exists(SYMBOLS[0])
+
+
+def test_a_states_file_may_hold_only_what_states_files_hold():
+    """Trainer.load_states unpickles: only optimizers, schedules, arrays and plain data may
+    come back, not any graphcc class (a Parameter or an initializer is refused)."""
+    import pickle
+
+    from graphcc.gluon.parameter import Parameter
+    from graphcc.initializer import Uniform
+    from graphcc.optimizer import loads_states
+    for obj in (Parameter("w", shape=(2,)), Uniform(0.1)):
+        with pytest.raises(GraphccError, match="not allowed"):
+            loads_states(pickle.dumps(obj))
+    back = loads_states(pickle.dumps({"m": nd.ones((2,)), "lr": 0.1}))
+    np.testing.assert_array_equal(back["m"].asnumpy(), [1.0, 1.0])
