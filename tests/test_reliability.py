@@ -31,3 +31,25 @@ def test_a_nest_of_1500_blocks_builds():
     cur.add(nn.Dense(2, in_units=3))
     cur.add(nn.Dense(2, in_units=2))     # a change deep down reaches every ancestor
     assert len(cur._children) == 2
+
+
+def test_a_deep_nest_collects_and_initialises_its_parameters_in_order(tmp_path):
+    net = nn.HybridSequential()
+    cur = net
+    for _ in range(1500):
+        nxt = nn.HybridSequential()
+        cur.add(nxt)
+        cur = nxt
+    cur.add(nn.Dense(2, in_units=3))
+    net.initialize()
+    assert len(list(net.collect_params().keys())) == 2
+    net.save_parameters(str(tmp_path / "deep.params"))
+    # the order stays depth first, children in order (MXNet's order)
+    outer = nn.HybridSequential()
+    inner = nn.HybridSequential()
+    inner.add(nn.Dense(4, in_units=3), nn.Dense(3, in_units=4))
+    outer.add(inner, nn.Dense(2, in_units=3))
+    shapes = [p.shape for p in outer.collect_params().values()]
+    assert shapes == [(4, 3), (4,), (3, 4), (3,), (2, 3), (2,)]
+    assert list(outer._collect_params_with_prefix()) == [
+        "0.0.weight", "0.0.bias", "0.1.weight", "0.1.bias", "1.weight", "1.bias"]

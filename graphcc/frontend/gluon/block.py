@@ -186,26 +186,30 @@ class Block:
 
     def collect_params(self, select=None):
         """Every parameter of this block and its children (optionally regex-selected)."""
-        self._check_container_with_block()
         ret = ParameterDict(self._params.prefix)
-        if not select:
-            ret.update(self.params)
-        else:
-            pattern = re.compile(select)
-            ret.update({n: v for n, v in self.params.items() if pattern.match(n)})
-        for child in self._children.values():
-            ret.update(child.collect_params(select=select))
+        pattern = re.compile(select) if select else None
+        todo = [self]            # depth first, children in order (no recursion: deep nests)
+        while todo:
+            b = todo.pop()
+            b._check_container_with_block()
+            if pattern is None:
+                ret.update(b.params)
+            else:
+                ret.update({n: v for n, v in b.params.items() if pattern.match(n)})
+            todo.extend(reversed(list(b._children.values())))
         return ret
 
     def _check_container_with_block(self):
         """MXNet warns about blocks hidden in lists/dicts; they are simply not registered."""
 
     def _collect_params_with_prefix(self, prefix=""):
-        if prefix:
-            prefix += "."
-        ret = OrderedDict((prefix + k, v) for k, v in self._reg_params.items())
-        for name, child in self._children.items():
-            ret.update(child._collect_params_with_prefix(prefix + name))
+        ret = OrderedDict()
+        todo = [(self, prefix)]
+        while todo:
+            b, pre = todo.pop()
+            dot = pre + "." if pre else ""
+            ret.update((dot + k, v) for k, v in b._reg_params.items())
+            todo.extend(reversed([(c, dot + name) for name, c in b._children.items()]))
         return ret
 
     # ------------------------------------------------------------ parameters
