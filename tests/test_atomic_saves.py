@@ -11,7 +11,7 @@ import pytest
 
 import graphcc as mx
 from graphcc import gluon, nd
-from graphcc.frontend import serialization
+from graphcc import fileio
 from graphcc.gluon import nn
 
 
@@ -78,7 +78,7 @@ def test_every_writer_keeps_the_old_files_when_a_write_fails(tmp_path, monkeypat
     new.hybridize()
     new(x)
     trainer2 = gluon.Trainer(new.collect_params(), "adam", {"learning_rate": 0.5})
-    monkeypatch.setattr(serialization, "open", _failing_open(budget), raising=False)
+    monkeypatch.setattr(fileio, "open", _failing_open(budget), raising=False)
     writers = [lambda: new.save_parameters(params), lambda: new.export(prefix),
                lambda: trainer2.save_states(states),
                lambda: nd.save(arrays, {"w": nd.array(np.zeros(3))})]

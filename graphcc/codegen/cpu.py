@@ -27,14 +27,12 @@ import numpy as np
 from .. import flags, ops
 from ..errors import GraphccError
 from ..ir.graph import Node
+from ..passes.planner import unplanned_outputs
 from . import opaque, render
 from .cache import CACHE
 from .conv import OPS as CONV_OPS
 from .kernel import Kernel
 from .rows import RowKernel
-
-BLAS_OPS = ("FullyConnected", "dot", "batch_dot")
-
 
 class _Ctx:
     """What lowering needs to know about a phase."""
@@ -48,10 +46,8 @@ class _Ctx:
         self.outputs = set(g.outputs)
         # a backward phase's gradients live outside the plan; the runtime gives each a
         # destination among the slots (a parameter's gradient buffer, or a fresh array)
-        self.grad_outs = set()
-        if start > 0 and plan is not None:
-            self.grad_outs = {v for v in keep if v >= start and v not in plan.storage_of
-                              and g.nodes[v].op != "input"}
+        self.grad_outs = set(unplanned_outputs(g, plan, start, sorted(keep)).values()) \
+            if start > 0 else set()
 
     def needed(self, unit) -> list[int]:
         """Members of ``unit`` that must exist as arrays after it runs."""

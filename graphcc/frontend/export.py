@@ -38,8 +38,8 @@ def export_block(block, path, epoch=0):
     params_file = f"{path}-{int(epoch):04d}.params"
     text = symbol.tojson()
     # both files or neither: a failed write leaves the old pair as it was
-    from .serialization import write_pair
-    write_pair([(sym_file, lambda f: f.write(text), "w"),
+    from ..fileio import write_atomically
+    write_atomically([(sym_file, lambda f: f.write(text), "w"),
                 (params_file, lambda f: save_arrays_to(f, arrays), "wb")])
     return sym_file, params_file
 

@@ -10,57 +10,17 @@ file.
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 import zlib
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..fileio import write_atomically
 
 _KIND = "__graphcc_kind__"      # the marker of files written before user keys were prefixed
 _FORMAT = "graphcc:format"      # the marker now: ':' cannot start a user key's stored name
 _USER = "k:"                    # every user key is stored as "k:<key>"
-
-
-def write_atomic(fname, write, mode="wb") -> str:
-    """Write ``fname`` through ``write(file)`` into a temporary file beside it; rename it into
-    place only when the whole write succeeded. A failed write (disk full, an error while
-    serialising) leaves the old file as it was and no temporary file behind."""
-    tmp = f"{fname}.tmp-{os.getpid()}-{id(write):x}"
-    try:
-        with open(tmp, mode) as f:
-            write(f)
-        os.replace(tmp, fname)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return fname
-
-
-def write_pair(files) -> None:
-    """Write several files so that a failure leaves every old file in place: all are written
-    to temporary files first and renamed only when every write succeeded. ``files`` is a
-    list of (name, write, mode)."""
-    tmps = []
-    try:
-        for fname, write, mode in files:
-            tmp = f"{fname}.tmp-{os.getpid()}-{id(write):x}"
-            tmps.append((tmp, fname))
-            with open(tmp, mode) as f:
-                write(f)
-        for tmp, fname in tmps:
-            os.replace(tmp, fname)
-    except BaseException:
-        for tmp, _ in tmps:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        raise
 
 
 def _packed(data) -> dict:
@@ -88,7 +48,7 @@ def _packed(data) -> dict:
 def save_arrays(fname, data) -> None:
     """``nd.save``: write ``data`` (an NDArray, a list or a dict of them) to ``fname``."""
     arrays = _packed(data)
-    write_atomic(fname, lambda f: np.savez(f, **arrays))   # never a half-written file
+    write_atomically([(fname, lambda f: np.savez(f, **arrays), "wb")])   # never half-written
 
 
 def save_arrays_to(f, data) -> None:

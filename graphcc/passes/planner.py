@@ -402,3 +402,18 @@ def verify_plan(g: Graph, plan: MemoryPlan) -> None:
             if lt.last_use[a] > lt.step[b][1]:
                 raise PlanError(f"%{b} overwrites %{a} in place, but %{a} is still read at "
                                 f"step {lt.last_use[a]}")
+
+
+def unplanned_outputs(g: Graph, plan, start: int, outputs) -> dict[int, int]:
+    """Outputs the nodes from ``start`` on compute outside the plan (a training graph's
+    gradients: they go to the variables' gradient buffers): position in ``outputs`` -> value,
+    each value once. The executor gives each a destination among the slots and the backends
+    write there, so both read this one rule."""
+    found: dict[int, int] = {}
+    if plan is None:
+        return found
+    for k, v in enumerate(outputs):
+        if v >= start and v not in plan.storage_of and g.nodes[v].op != "input" and \
+                v not in found.values():
+            found[k] = v
+    return found

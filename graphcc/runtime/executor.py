@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import GraphccError
 from ..ir.graph import Graph
+from ..passes.planner import unplanned_outputs
 
 
 class Saved:
@@ -73,13 +74,9 @@ class Program:
                     self._layout.append((v, off, off + n.nbytes, n.dtype, n.shape))
         self._fresh = {v for v, *_ in self._out_layout}
         # gradient outputs computed by the backward (outside the plan): position -> value
-        self._grad_slots = {}
-        if plan is not None:
-            for k, v in enumerate(g.outputs[self.n_fwd:]):
-                n = g.nodes[v]
-                if v >= self.k and v not in plan.storage_of and n.op != "input" and \
-                        v not in {w for w, *_ in self._grad_slots.values()}:
-                    self._grad_slots[k] = (v, n.shape, np.dtype(n.dtype))
+        self._grad_slots = {
+            k: (v, g.nodes[v].shape, np.dtype(g.nodes[v].dtype))
+            for k, v in unplanned_outputs(g, plan, self.k, g.outputs[self.n_fwd:]).items()}
         self._in_types = {i: (g.nodes[i].shape, np.dtype(g.nodes[i].dtype))
                           for i in self.input_ids}
 

@@ -202,8 +202,8 @@ class Trainer:
         """Save the optimizer and its states (momentum...) to ``fname``. Parameter
         attributes (``lr_mult``, ``wd_mult``) are not saved."""
         data = self._updaters[0].get_states(dump_optimizer=True)
-        from ..serialization import write_atomic
-        write_atomic(fname, lambda f: f.write(data))      # a failed write keeps the old file
+        from ...fileio import write_atomically
+        write_atomically([(fname, lambda f: f.write(data), "wb")])   # failure keeps the old
 
     def load_states(self, fname):
         """Load what ``save_states`` wrote. The file is checked completely first: a missing,
